@@ -1,0 +1,10 @@
+DROP TABLE audit_events;
+DROP TABLE login_throttle;
+DROP TABLE refresh_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE grants;
+DROP TABLE login_flows;
+DROP TABLE browser_sessions;
+DROP TABLE clients;
+DROP TABLE password_credentials;
+DROP TABLE accounts;

@@ -1,0 +1,8 @@
+//! Pure rules and types of UEC accounts and relying parties: no actix, no diesel, no I/O.
+
+pub mod account;
+pub mod client;
+pub mod client_address;
+pub mod network_zone;
+pub mod password;
+pub mod throttle;

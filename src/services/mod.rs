@@ -1,0 +1,48 @@
+//! Use-cases: each function orchestrates domain rules, storage, keys and hashing for one
+//! thing a person, relying party or operator does. No HTTP types here.
+
+pub mod accounts;
+pub mod authorization;
+pub mod clients;
+pub mod login;
+pub mod sessions;
+pub mod token;
+pub mod userinfo;
+
+use crate::hashing::HashError;
+use crate::oidc::keys::KeyError;
+use crate::store::StoreError;
+
+/// Failures that are not the caller's fault. The detail is logged, never shown.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Temporarily out of capacity (hashing queue full, database unreachable).
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<HashError> for ServiceError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => ServiceError::Unavailable("password hashing queue is full".into()),
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<KeyError> for ServiceError {
+    fn from(e: KeyError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}

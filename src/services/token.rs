@@ -1,0 +1,330 @@
+//! The token endpoint (RFC 6749 §3.2, §4.1.3; OIDC Core §3.1.3): client authentication
+//! and the `authorization_code` grant.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::account::Account;
+use crate::domain::client::{ClientAuthMethod, RelyingParty};
+use crate::oidc::access_token::{self, AccessTokenClaims};
+use crate::oidc::claims::{IdTokenClaims, ProfileClaims, at_hash};
+use crate::oidc::error::{OAuthError, OAuthErrorCode};
+use crate::oidc::keys::KeySet;
+use crate::oidc::pkce;
+use crate::secrets;
+use crate::services::ServiceError;
+use crate::startup::AppState;
+use crate::store::audit::{self, AuditEvent};
+use crate::store::grants::{self, Grant, Redemption};
+use crate::store::{DbConnection, accounts, clients, write_tx};
+
+/// The form of a token request, as received.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenForm {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// How the client presented itself.
+#[derive(Debug, Default)]
+pub struct PresentedClient {
+    /// From `Authorization: Basic` (already decoded).
+    pub basic: Option<(String, String)>,
+    pub form_id: Option<String>,
+    pub form_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    OAuth(OAuthError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<OAuthError> for TokenError {
+    fn from(e: OAuthError) -> Self {
+        TokenError::OAuth(e)
+    }
+}
+
+impl From<crate::store::StoreError> for TokenError {
+    fn from(e: crate::store::StoreError) -> Self {
+        TokenError::Service(e.into())
+    }
+}
+
+pub async fn exchange(
+    state: &AppState,
+    client: PresentedClient,
+    form: TokenForm,
+) -> Result<TokenResponse, TokenError> {
+    match form.grant_type.as_deref() {
+        Some("authorization_code") => {}
+        Some(_) => {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                "only authorization_code is supported",
+            )
+            .into());
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is missing").into()),
+    }
+    let code = form
+        .code
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let redirect_uri = form
+        .redirect_uri
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
+    let (client_id, secret, method) = presented_credentials(client)?;
+
+    let now = state.clock.now();
+    let keys = state.keys();
+    let issuer = state.cfg.issuer.clone();
+    let tokens = state.settings.tokens.clone();
+    let mailbox_domain = state.settings.accounts.mailbox_domain.clone();
+    let verifier = form.code_verifier;
+    state
+        .db
+        .run(move |conn| {
+            let client = authenticate_client(conn, &client_id, secret.as_deref(), method)?;
+            let refresh_token = secrets::new_token();
+            let redeemed = write_tx(conn, |conn| {
+                redeem_code(
+                    conn,
+                    &client,
+                    &code,
+                    &redirect_uri,
+                    verifier.as_deref(),
+                    now,
+                )
+                .and_then(|outcome| match outcome {
+                    Ok((grant, nonce, account)) => {
+                        let offline = grant.scope.split(' ').any(|s| s == "offline_access");
+                        if offline {
+                            grants::insert_refresh_token(
+                                conn,
+                                &secrets::hash_token(&refresh_token),
+                                &grant.id,
+                                now,
+                                now + tokens.refresh_token_ttl,
+                            )?;
+                        }
+                        Ok(Ok((grant, nonce, account, offline)))
+                    }
+                    Err(e) => Ok(Err(e)),
+                })
+            })?;
+            // Committed before refusing: a replayed code's revocation must stick.
+            let (grant, nonce, account, offline) = redeemed?;
+            // Signing (RSA: ~1 ms) happens after the commit, outside the write lock.
+            let issued = sign_tokens(
+                &keys,
+                &client,
+                &grant,
+                nonce.as_deref(),
+                &account,
+                &issuer,
+                &mailbox_domain,
+                now,
+                &tokens,
+            )?;
+            Ok(TokenResponse {
+                refresh_token: offline.then_some(refresh_token),
+                ..issued
+            })
+        })
+        .await
+}
+
+/// Which client, which secret, and by which method (RFC 6749 §2.3.1: only one method per
+/// request).
+fn presented_credentials(
+    p: PresentedClient,
+) -> Result<(String, Option<String>, ClientAuthMethod), OAuthError> {
+    match (p.basic, p.form_secret) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "use only one client authentication method",
+        )),
+        (Some((id, secret)), None) => {
+            if p.form_id.as_ref().is_some_and(|f| f != &id) {
+                return Err(OAuthError::invalid_client(
+                    "client_id does not match the Authorization header",
+                ));
+            }
+            Ok((id, Some(secret), ClientAuthMethod::ClientSecretBasic))
+        }
+        (None, Some(secret)) => {
+            let id = p
+                .form_id
+                .ok_or_else(|| OAuthError::invalid_client("client_id is missing"))?;
+            Ok((id, Some(secret), ClientAuthMethod::ClientSecretPost))
+        }
+        (None, None) => {
+            let id = p
+                .form_id
+                .ok_or_else(|| OAuthError::invalid_client("client authentication is missing"))?;
+            Ok((id, None, ClientAuthMethod::None))
+        }
+    }
+}
+
+/// The client, if it exists, is enabled, used its registered method and the right secret.
+fn authenticate_client(
+    conn: &mut DbConnection,
+    client_id: &str,
+    secret: Option<&str>,
+    method: ClientAuthMethod,
+) -> Result<RelyingParty, TokenError> {
+    let failed = || OAuthError::invalid_client("client authentication failed");
+    let client = clients::find_client(conn, client_id)?.ok_or_else(failed)?;
+    if client.disabled || client.auth_method != method {
+        return Err(failed().into());
+    }
+    let secret_ok = match (secret, client.secret_hash.as_deref()) {
+        (None, None) => method == ClientAuthMethod::None,
+        (Some(secret), Some(hash)) => secrets::constant_time_eq(&secrets::hash_token(secret), hash),
+        _ => false,
+    };
+    if secret_ok {
+        Ok(client)
+    } else {
+        Err(failed().into())
+    }
+}
+
+type Redeemed = (Grant, Option<String>, Account);
+
+/// Consumes the code and checks what it is bound to. The outer `Result` fails the
+/// transaction (rolled back: a request with a wrong verifier or client leaves the code
+/// usable by its rightful client); the inner one is a refusal to commit (a replay, whose
+/// revocation of everything issued from the code must persist).
+fn redeem_code(
+    conn: &mut DbConnection,
+    client: &RelyingParty,
+    code: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+    now: i64,
+) -> Result<Result<Redeemed, OAuthError>, TokenError> {
+    let invalid = |d: &str| Err(OAuthError::invalid_grant(d).into());
+    match grants::consume_code(conn, &secrets::hash_token(code), now)? {
+        Redemption::Unknown => invalid("the code is invalid"),
+        Redemption::Expired => Ok(Err(OAuthError::invalid_grant("the code has expired"))),
+        Redemption::AlreadyUsed { grant_id } => {
+            // RFC 6749 §4.1.2: a code used twice may have been stolen; end what it issued.
+            grants::revoke_grant(conn, &grant_id, now)?;
+            audit::record(
+                conn,
+                AuditEvent {
+                    at: now,
+                    kind: "code_replayed",
+                    client_id: Some(&client.id),
+                    detail: Some(format!("grant {grant_id} revoked")),
+                    ..Default::default()
+                },
+            )?;
+            tracing::warn!(client_id = %client.id, "authorization code replayed; grant revoked");
+            Ok(Err(OAuthError::invalid_grant(
+                "the code has already been used",
+            )))
+        }
+        Redemption::Redeemed {
+            code: issued,
+            grant,
+            revoked,
+        } => {
+            if grant.client_id != client.id {
+                return invalid("the code was issued to another client");
+            }
+            if revoked {
+                return invalid("the grant has been revoked");
+            }
+            if issued.redirect_uri != redirect_uri {
+                return invalid("redirect_uri does not match the authorization request");
+            }
+            match (issued.code_challenge.as_deref(), verifier) {
+                (Some(challenge), Some(v)) if pkce::verify_s256(v, challenge) => {}
+                (Some(_), _) => return invalid("code_verifier does not match the code_challenge"),
+                // A verifier for a code issued without a challenge is a downgrade attempt.
+                (None, Some(_)) => return invalid("no code_challenge was sent for this code"),
+                (None, None) => {}
+            }
+            let account =
+                accounts::find_account(conn, &grant.account_id)?.filter(Account::can_sign_in);
+            let Some(account) = account else {
+                return invalid("the account can no longer sign in");
+            };
+            Ok(Ok((grant, issued.nonce, account)))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_tokens(
+    keys: &KeySet,
+    client: &RelyingParty,
+    grant: &Grant,
+    nonce: Option<&str>,
+    account: &Account,
+    issuer: &str,
+    mailbox_domain: &str,
+    now: i64,
+    ttl: &crate::config::TokenSettings,
+) -> Result<TokenResponse, TokenError> {
+    let access_claims = AccessTokenClaims {
+        iss: issuer.into(),
+        sub: account.sub.clone(),
+        aud: issuer.into(),
+        exp: now + ttl.access_token_ttl,
+        iat: now,
+        jti: secrets::new_id(),
+        client_id: client.id.clone(),
+        scope: grant.scope.clone(),
+        auth_time: grant.auth_time,
+        acr: grant.acr.clone(),
+        amr: grant.amr.clone(),
+        gid: grant.id.clone(),
+    };
+    let access_token = access_token::sign(keys, &access_claims).map_err(ServiceError::from)?;
+    let id_claims = IdTokenClaims {
+        iss: issuer,
+        sub: &account.sub,
+        aud: &client.id,
+        azp: &client.id,
+        exp: now + ttl.id_token_ttl,
+        iat: now,
+        auth_time: grant.auth_time,
+        nonce,
+        at_hash: Some(at_hash(&access_token)),
+        acr: &grant.acr,
+        amr: &grant.amr,
+        sid: grant.sid.as_deref(),
+        profile: ProfileClaims::for_scope(account, &grant.scope, mailbox_domain),
+    };
+    let id_token = keys
+        .sign(client.id_token_alg, "JWT", &id_claims)
+        .map_err(ServiceError::from)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl.access_token_ttl,
+        id_token,
+        refresh_token: None,
+        scope: grant.scope.clone(),
+    })
+}

@@ -1,0 +1,230 @@
+//! Building and running the provider: checked configuration → database (migrated) →
+//! signing keys → hashing pool → HTTP server, plus the background sweeps.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+
+use crate::clock::Clock;
+use crate::config::{ConfigError, Settings, Validated};
+use crate::hashing::PasswordHasher;
+use crate::oidc::keys::KeySet;
+use crate::store::{self, Db};
+use crate::{oidc, web as routes};
+
+/// Everything a request handler may need; shared by all workers.
+pub struct AppState {
+    pub settings: Settings,
+    pub cfg: Validated,
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    pub clock: Arc<dyn Clock>,
+    /// The discovery document, serialised once.
+    pub discovery_json: String,
+    keys: RwLock<Arc<KeySet>>,
+}
+
+impl AppState {
+    /// The current signing keys (swapped in place when `keys rotate` adds one).
+    pub fn keys(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(k) => Arc::clone(&k),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn replace_keys(&self, keys: KeySet) {
+        match self.keys.write() {
+            Ok(mut k) => *k = Arc::new(keys),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
+        }
+    }
+}
+
+/// How long a replaced signing key stays published: until every token it signed expired.
+pub fn key_retention_secs(settings: &Settings) -> i64 {
+    settings
+        .tokens
+        .id_token_ttl
+        .max(settings.tokens.access_token_ttl)
+        + 300
+}
+
+/// Connects and migrates the database named by the settings.
+pub fn open_database(settings: &Settings, cfg: &Validated) -> Result<Db, ConfigError> {
+    let db = Db::connect(&cfg.database, settings.database_pool_size)
+        .map_err(|e| ConfigError::new("database_url", e))?;
+    let applied = db
+        .migrate()
+        .map_err(|e| ConfigError::new("database_url", e))?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(db)
+}
+
+pub fn hashing_pool(settings: &Settings, cfg: &Validated) -> Result<PasswordHasher, ConfigError> {
+    let p = &settings.passwords;
+    let threads = if p.hashing_threads == 0 {
+        cores()
+    } else {
+        p.hashing_threads
+    };
+    PasswordHasher::new(cfg.argon2, threads, p.hashing_queue)
+        .map_err(|e| ConfigError::new("passwords", e))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Builds the provider on `listener` (or a new one on `settings.listen`).
+    pub async fn build(
+        settings: Settings,
+        listener: Option<TcpListener>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, ConfigError> {
+        let cfg = settings.validate()?;
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind(cfg.listen).map_err(|e| {
+                ConfigError::new("listen", format!("cannot listen on {}: {e}", cfg.listen))
+            })?,
+        };
+        let port = listener
+            .local_addr()
+            .map_err(|e| ConfigError::new("listen", e))?
+            .port();
+        let (db, keys, hasher) = {
+            let (settings, cfg, now) = (settings.clone(), cfg.clone(), clock.now());
+            // Connecting, migrating and generating RSA keys block: keep them off the executor.
+            tokio::task::spawn_blocking(move || {
+                let db = open_database(&settings, &cfg)?;
+                let keys = KeySet::load_or_generate(
+                    &settings.keys_dir,
+                    key_retention_secs(&settings),
+                    now,
+                )
+                .map_err(|e| ConfigError::new("keys_dir", e))?;
+                let hasher = hashing_pool(&settings, &cfg)?;
+                Ok::<_, ConfigError>((db, keys, hasher))
+            })
+            .await
+            .map_err(|e| ConfigError::new("startup", e))??
+        };
+        let discovery_json = oidc::discovery::document(&cfg.issuer, &cfg.base).to_string();
+        let workers = if settings.workers == 0 {
+            cores()
+        } else {
+            settings.workers
+        };
+        let state = web::Data::new(AppState {
+            settings,
+            cfg,
+            db,
+            hasher,
+            clock,
+            discovery_json,
+            keys: RwLock::new(Arc::new(keys)),
+        });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .configure(routes::routes::configure)
+        })
+        .workers(workers)
+        .listen(listener)
+        .map_err(|e| ConfigError::new("listen", e))?
+        .run();
+        tokio::spawn(reload_keys(state.clone()));
+        tokio::spawn(sweep_expired(state.clone()));
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Picks up keys added by `uec-idp keys rotate` without a restart: the directory's mtime
+/// changes when a key file is added or removed.
+async fn reload_keys(state: web::Data<AppState>) {
+    let dir = state.settings.keys_dir.clone();
+    let mut seen = dir_mtime(&dir);
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        let now_mtime = dir_mtime(&dir);
+        if now_mtime == seen {
+            continue;
+        }
+        seen = now_mtime;
+        let (dir, retain, now) = (
+            dir.clone(),
+            key_retention_secs(&state.settings),
+            state.clock.now(),
+        );
+        match tokio::task::spawn_blocking(move || KeySet::load(&dir, retain, now)).await {
+            Ok(Ok(keys)) => {
+                tracing::info!(published = keys.published().len(), "signing keys reloaded");
+                state.replace_keys(keys);
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "signing keys not reloaded"),
+            Err(e) => tracing::error!(error = %e, "key reload task failed"),
+        }
+    }
+}
+
+fn dir_mtime(dir: &PathBuf) -> Option<SystemTime> {
+    std::fs::metadata(dir).and_then(|m| m.modified()).ok()
+}
+
+/// Deletes expired sessions, login flows and codes every ten minutes.
+async fn sweep_expired(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let now = state.clock.now();
+        let swept = state
+            .db
+            .run(move |conn| {
+                Ok::<_, store::StoreError>(
+                    store::sessions::delete_expired(conn, now)?
+                        + store::login_flows::delete_expired(conn, now)?
+                        + store::grants::delete_expired_codes(conn, now)?,
+                )
+            })
+            .await;
+        match swept {
+            Ok(n) if n > 0 => tracing::debug!(rows = n, "expired rows swept"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
+}

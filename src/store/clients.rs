@@ -1,0 +1,103 @@
+//! Relying parties.
+
+use diesel::prelude::*;
+
+use super::schema::clients;
+use super::{DbConnection, StoreError, StoreResult, from_json_list, to_json_list};
+use crate::domain::account::Affiliation;
+use crate::domain::client::{ClientAuthMethod, RelyingParty};
+use crate::oidc::keys::SigningAlg;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = clients)]
+pub struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: Option<String>,
+    pub auth_method: String,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub backchannel_logout_uri: Option<String>,
+    pub require_consent: bool,
+    pub require_mfa: bool,
+    pub allowed_affiliations: String,
+    pub requires_compliance: bool,
+    pub id_token_alg: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+impl ClientRow {
+    fn into_client(self) -> StoreResult<RelyingParty> {
+        let corrupt =
+            |what: &str| StoreError::Unavailable(format!("client {}: corrupt {what}", self.id));
+        let allowed_affiliations = from_json_list(&self.allowed_affiliations)
+            .iter()
+            .map(|a| Affiliation::parse(a).ok_or_else(|| corrupt("affiliation")))
+            .collect::<StoreResult<_>>()?;
+        Ok(RelyingParty {
+            auth_method: ClientAuthMethod::parse(&self.auth_method)
+                .ok_or_else(|| corrupt("auth_method"))?,
+            id_token_alg: SigningAlg::parse(&self.id_token_alg)
+                .ok_or_else(|| corrupt("id_token_alg"))?,
+            redirect_uris: from_json_list(&self.redirect_uris),
+            post_logout_redirect_uris: from_json_list(&self.post_logout_redirect_uris),
+            allowed_affiliations,
+            id: self.id,
+            name: self.name,
+            secret_hash: self.secret_hash,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            require_consent: self.require_consent,
+            require_mfa: self.require_mfa,
+            requires_compliance: self.requires_compliance,
+            disabled: self.disabled,
+        })
+    }
+}
+
+pub fn insert_client(conn: &mut DbConnection, rp: &RelyingParty, now: i64) -> StoreResult<()> {
+    let affiliations: Vec<String> = rp
+        .allowed_affiliations
+        .iter()
+        .map(|a| a.as_str().to_string())
+        .collect();
+    diesel::insert_into(clients::table)
+        .values(ClientRow {
+            id: rp.id.clone(),
+            name: rp.name.clone(),
+            secret_hash: rp.secret_hash.clone(),
+            auth_method: rp.auth_method.as_str().into(),
+            redirect_uris: to_json_list(&rp.redirect_uris),
+            post_logout_redirect_uris: to_json_list(&rp.post_logout_redirect_uris),
+            backchannel_logout_uri: rp.backchannel_logout_uri.clone(),
+            require_consent: rp.require_consent,
+            require_mfa: rp.require_mfa,
+            allowed_affiliations: to_json_list(&affiliations),
+            requires_compliance: rp.requires_compliance,
+            id_token_alg: rp.id_token_alg.as_str().into(),
+            disabled: rp.disabled,
+            created_at: now,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_client(conn: &mut DbConnection, id: &str) -> StoreResult<Option<RelyingParty>> {
+    clients::table
+        .find(id)
+        .select(ClientRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(ClientRow::into_client)
+        .transpose()
+}
+
+pub fn list_clients(conn: &mut DbConnection) -> StoreResult<Vec<RelyingParty>> {
+    clients::table
+        .order(clients::created_at.asc())
+        .select(ClientRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(ClientRow::into_client)
+        .collect()
+}

@@ -1,0 +1,237 @@
+//! Grants, authorization codes and refresh tokens.
+//!
+//! A grant is one person's authorization of one client; a code, the tokens issued for it
+//! and (later) their refreshes all hang off one grant, so revoking the grant ends them all.
+
+use diesel::prelude::*;
+
+use super::schema::{accounts, authorization_codes, grants, refresh_tokens};
+use super::{DbConnection, StoreResult, from_json_list, to_json_list};
+use crate::domain::account::Account;
+use crate::store::accounts::AccountRow;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: String,
+    pub account_id: String,
+    pub sid: Option<String>,
+    pub scope: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+}
+
+/// What a code was bound to when it was issued.
+#[derive(Clone, Debug)]
+pub struct IssuedCode {
+    pub code_hash: String,
+    pub redirect_uri: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub expires_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = grants)]
+struct GrantRow {
+    id: String,
+    client_id: String,
+    account_id: String,
+    sid: Option<String>,
+    scope: String,
+    auth_time: i64,
+    acr: String,
+    amr: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl From<GrantRow> for Grant {
+    fn from(r: GrantRow) -> Self {
+        Grant {
+            amr: from_json_list(&r.amr),
+            id: r.id,
+            client_id: r.client_id,
+            account_id: r.account_id,
+            sid: r.sid,
+            scope: r.scope,
+            auth_time: r.auth_time,
+            acr: r.acr,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = authorization_codes)]
+struct CodeRow {
+    code_hash: String,
+    grant_id: String,
+    redirect_uri: String,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    consumed_at: Option<i64>,
+}
+
+/// Stores a new grant and its authorization code (one transaction, by the caller).
+pub fn insert_grant_with_code(
+    conn: &mut DbConnection,
+    grant: &Grant,
+    code: &IssuedCode,
+    now: i64,
+) -> StoreResult<()> {
+    diesel::insert_into(grants::table)
+        .values(GrantRow {
+            id: grant.id.clone(),
+            client_id: grant.client_id.clone(),
+            account_id: grant.account_id.clone(),
+            sid: grant.sid.clone(),
+            scope: grant.scope.clone(),
+            auth_time: grant.auth_time,
+            acr: grant.acr.clone(),
+            amr: to_json_list(&grant.amr),
+            created_at: now,
+            revoked_at: None,
+        })
+        .execute(conn)?;
+    diesel::insert_into(authorization_codes::table)
+        .values(CodeRow {
+            code_hash: code.code_hash.clone(),
+            grant_id: grant.id.clone(),
+            redirect_uri: code.redirect_uri.clone(),
+            nonce: code.nonce.clone(),
+            code_challenge: code.code_challenge.clone(),
+            created_at: now,
+            expires_at: code.expires_at,
+            consumed_at: None,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The result of trying to use a code.
+#[derive(Debug)]
+pub enum Redemption {
+    /// This call consumed the code; it was live. The grant may still be revoked.
+    Redeemed {
+        code: IssuedCode,
+        grant: Grant,
+        revoked: bool,
+    },
+    /// The code had been used before: a replay (the caller revokes the grant).
+    AlreadyUsed {
+        grant_id: String,
+    },
+    /// This call consumed the code, but it had expired.
+    Expired,
+    Unknown,
+}
+
+/// Marks the code used and returns what it was bound to. The conditional UPDATE is the
+/// single-use guarantee: of two concurrent redemptions only one sees a row change
+/// (PostgreSQL locks the row; SQLite serialises writers).
+pub fn consume_code(conn: &mut DbConnection, code_hash: &str, now: i64) -> StoreResult<Redemption> {
+    let consumed = diesel::update(
+        authorization_codes::table
+            .filter(authorization_codes::code_hash.eq(code_hash))
+            .filter(authorization_codes::consumed_at.is_null()),
+    )
+    .set(authorization_codes::consumed_at.eq(now))
+    .execute(conn)?;
+    let row = authorization_codes::table
+        .inner_join(grants::table)
+        .filter(authorization_codes::code_hash.eq(code_hash))
+        .select((CodeRow::as_select(), GrantRow::as_select()))
+        .first::<(CodeRow, GrantRow)>(conn)
+        .optional()?;
+    Ok(match (consumed, row) {
+        (_, None) => Redemption::Unknown,
+        (0, Some((code, _))) => Redemption::AlreadyUsed {
+            grant_id: code.grant_id,
+        },
+        (_, Some((code, _))) if now >= code.expires_at => Redemption::Expired,
+        (_, Some((code, grant))) => Redemption::Redeemed {
+            revoked: grant.revoked_at.is_some(),
+            grant: grant.into(),
+            code: IssuedCode {
+                code_hash: code.code_hash,
+                redirect_uri: code.redirect_uri,
+                nonce: code.nonce,
+                code_challenge: code.code_challenge,
+                expires_at: code.expires_at,
+            },
+        },
+    })
+}
+
+/// Ends a grant and everything issued under it. Idempotent.
+pub fn revoke_grant(conn: &mut DbConnection, grant_id: &str, now: i64) -> StoreResult<()> {
+    diesel::update(
+        grants::table
+            .filter(grants::id.eq(grant_id))
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set(grants::revoked_at.eq(now))
+    .execute(conn)?;
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::grant_id.eq(grant_id))
+            .filter(refresh_tokens::consumed_at.is_null()),
+    )
+    .set(refresh_tokens::consumed_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// A grant that has not been revoked, with its account (for userinfo).
+pub fn find_live_grant(
+    conn: &mut DbConnection,
+    grant_id: &str,
+) -> StoreResult<Option<(Grant, Account)>> {
+    let row = grants::table
+        .inner_join(accounts::table)
+        .filter(grants::id.eq(grant_id))
+        .filter(grants::revoked_at.is_null())
+        .select((GrantRow::as_select(), AccountRow::as_select()))
+        .first::<(GrantRow, AccountRow)>(conn)
+        .optional()?;
+    row.map(|(g, a)| Ok((g.into(), a.into_account()?)))
+        .transpose()
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = refresh_tokens)]
+struct NewRefreshRow<'a> {
+    token_hash: &'a str,
+    grant_id: &'a str,
+    created_at: i64,
+    expires_at: i64,
+}
+
+pub fn insert_refresh_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    grant_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> StoreResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(NewRefreshRow {
+            token_hash,
+            grant_id,
+            created_at: now,
+            expires_at,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes codes that can no longer be redeemed and grants that never got past a code.
+pub fn delete_expired_codes(conn: &mut DbConnection, now: i64) -> StoreResult<usize> {
+    Ok(diesel::delete(
+        authorization_codes::table.filter(authorization_codes::expires_at.le(now - 3600)),
+    )
+    .execute(conn)?)
+}

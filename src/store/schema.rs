@@ -1,0 +1,257 @@
+//! The diesel schema: mirrors `migrations/{sqlite,postgres}` (a test checks that the live
+//! tables match these declarations on both back-ends).
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        sub -> Text,
+        name -> Text,
+        affiliation -> Text,
+        personal_email -> Nullable<Text>,
+        email_alias -> Nullable<Text>,
+        valid_until -> Nullable<BigInt>,
+        status -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    password_credentials (account_id) {
+        account_id -> Text,
+        hash -> Text,
+        kind -> Text,
+        expires_at -> Nullable<BigInt>,
+        changed_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        auth_method -> Text,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
+        require_consent -> Bool,
+        require_mfa -> Bool,
+        allowed_affiliations -> Text,
+        requires_compliance -> Bool,
+        id_token_alg -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    browser_sessions (id_hash) {
+        id_hash -> Text,
+        sid -> Text,
+        account_id -> Text,
+        auth_time -> BigInt,
+        acr -> Text,
+        amr -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_flows (id) {
+        id -> Text,
+        request -> Nullable<Text>,
+        account_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        client_id -> Text,
+        account_id -> Text,
+        sid -> Nullable<Text>,
+        scope -> Text,
+        auth_time -> BigInt,
+        acr -> Text,
+        amr -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        grant_id -> Text,
+        redirect_uri -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        grant_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> BigInt,
+        last_failure_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        at -> BigInt,
+        kind -> Text,
+        account_id -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(password_credentials -> accounts (account_id));
+diesel::joinable!(browser_sessions -> accounts (account_id));
+diesel::joinable!(grants -> accounts (account_id));
+diesel::joinable!(grants -> clients (client_id));
+diesel::joinable!(authorization_codes -> grants (grant_id));
+diesel::joinable!(refresh_tokens -> grants (grant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    password_credentials,
+    clients,
+    browser_sessions,
+    login_flows,
+    grants,
+    authorization_codes,
+    refresh_tokens,
+    login_throttle,
+    audit_events,
+);
+
+/// Every table and its columns, in declaration order, for the schema-match test.
+pub const TABLES: &[(&str, &[&str])] = &[
+    (
+        "accounts",
+        &[
+            "id",
+            "sub",
+            "name",
+            "affiliation",
+            "personal_email",
+            "email_alias",
+            "valid_until",
+            "status",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "password_credentials",
+        &["account_id", "hash", "kind", "expires_at", "changed_at"],
+    ),
+    (
+        "clients",
+        &[
+            "id",
+            "name",
+            "secret_hash",
+            "auth_method",
+            "redirect_uris",
+            "post_logout_redirect_uris",
+            "backchannel_logout_uri",
+            "require_consent",
+            "require_mfa",
+            "allowed_affiliations",
+            "requires_compliance",
+            "id_token_alg",
+            "disabled",
+            "created_at",
+        ],
+    ),
+    (
+        "browser_sessions",
+        &[
+            "id_hash",
+            "sid",
+            "account_id",
+            "auth_time",
+            "acr",
+            "amr",
+            "created_at",
+            "expires_at",
+        ],
+    ),
+    (
+        "login_flows",
+        &["id", "request", "account_id", "created_at", "expires_at"],
+    ),
+    (
+        "grants",
+        &[
+            "id",
+            "client_id",
+            "account_id",
+            "sid",
+            "scope",
+            "auth_time",
+            "acr",
+            "amr",
+            "created_at",
+            "revoked_at",
+        ],
+    ),
+    (
+        "authorization_codes",
+        &[
+            "code_hash",
+            "grant_id",
+            "redirect_uri",
+            "nonce",
+            "code_challenge",
+            "created_at",
+            "expires_at",
+            "consumed_at",
+        ],
+    ),
+    (
+        "refresh_tokens",
+        &[
+            "token_hash",
+            "grant_id",
+            "created_at",
+            "expires_at",
+            "consumed_at",
+        ],
+    ),
+    ("login_throttle", &["key", "failures", "last_failure_at"]),
+    (
+        "audit_events",
+        &[
+            "id",
+            "at",
+            "kind",
+            "account_id",
+            "client_id",
+            "ip",
+            "detail",
+        ],
+    ),
+];

@@ -1,0 +1,93 @@
+//! Browser sessions, stored server-side (the cookie holds only a random id, the table its
+//! SHA-256). A plain record: no domain rules beyond expiry.
+
+use diesel::prelude::*;
+
+use super::schema::{accounts, browser_sessions};
+use super::{DbConnection, StoreResult, from_json_list, to_json_list};
+use crate::domain::account::Account;
+use crate::store::accounts::AccountRow;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrowserSession {
+    /// Public session id, carried in ID tokens as `sid`.
+    pub sid: String,
+    pub account_id: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub expires_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = browser_sessions)]
+struct SessionRow {
+    id_hash: String,
+    sid: String,
+    account_id: String,
+    auth_time: i64,
+    acr: String,
+    amr: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+pub fn insert_session(
+    conn: &mut DbConnection,
+    id_hash: &str,
+    s: &BrowserSession,
+    now: i64,
+) -> StoreResult<()> {
+    diesel::insert_into(browser_sessions::table)
+        .values(SessionRow {
+            id_hash: id_hash.into(),
+            sid: s.sid.clone(),
+            account_id: s.account_id.clone(),
+            auth_time: s.auth_time,
+            acr: s.acr.clone(),
+            amr: to_json_list(&s.amr),
+            created_at: now,
+            expires_at: s.expires_at,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A live session and its account; `None` when unknown or expired.
+pub fn find_session(
+    conn: &mut DbConnection,
+    id_hash: &str,
+    now: i64,
+) -> StoreResult<Option<(BrowserSession, Account)>> {
+    let row = browser_sessions::table
+        .inner_join(accounts::table)
+        .filter(browser_sessions::id_hash.eq(id_hash))
+        .filter(browser_sessions::expires_at.gt(now))
+        .select((SessionRow::as_select(), AccountRow::as_select()))
+        .first::<(SessionRow, AccountRow)>(conn)
+        .optional()?;
+    let Some((s, account)) = row else {
+        return Ok(None);
+    };
+    let session = BrowserSession {
+        amr: from_json_list(&s.amr),
+        sid: s.sid,
+        account_id: s.account_id,
+        auth_time: s.auth_time,
+        acr: s.acr,
+        expires_at: s.expires_at,
+    };
+    Ok(Some((session, account.into_account()?)))
+}
+
+pub fn delete_session(conn: &mut DbConnection, id_hash: &str) -> StoreResult<()> {
+    diesel::delete(browser_sessions::table.find(id_hash)).execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_expired(conn: &mut DbConnection, now: i64) -> StoreResult<usize> {
+    Ok(
+        diesel::delete(browser_sessions::table.filter(browser_sessions::expires_at.le(now)))
+            .execute(conn)?,
+    )
+}

@@ -1,0 +1,64 @@
+//! The provider's cookies and the CSRF check.
+//!
+//! Every cookie is HttpOnly and SameSite=Lax; on an https issuer it is also Secure and
+//! carries the `__Host-` prefix, which stops a sibling sub-domain (any `*.uec.ac.jp` host)
+//! from planting it. CSRF uses the double-submit pattern: a random per-browser cookie whose
+//! value each form repeats; a cross-site page can neither read the cookie nor set it.
+
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
+
+use crate::secrets;
+
+const SESSION: &str = "uec_idp_session";
+const CSRF: &str = "uec_idp_csrf";
+
+fn name(base: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+fn build(name: String, value: String, secure: bool, max_age: Option<i64>) -> Cookie<'static> {
+    let mut c = Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .finish();
+    if let Some(secs) = max_age {
+        c.set_max_age(Duration::seconds(secs));
+    }
+    c
+}
+
+pub fn session_value(req: &HttpRequest, secure: bool) -> Option<String> {
+    req.cookie(&name(SESSION, secure))
+        .map(|c| c.value().to_string())
+}
+
+pub fn session_cookie(value: String, secure: bool, max_age: i64) -> Cookie<'static> {
+    build(name(SESSION, secure), value, secure, Some(max_age))
+}
+
+/// The browser's CSRF secret, and a cookie to set when it had none yet.
+pub fn csrf_token(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'static>>) {
+    match req.cookie(&name(CSRF, secure)) {
+        Some(c) if c.value().len() >= 32 => (c.value().to_string(), None),
+        _ => {
+            let token = secrets::new_token();
+            (
+                token.clone(),
+                Some(build(name(CSRF, secure), token, secure, None)),
+            )
+        }
+    }
+}
+
+/// Whether a submitted form's `csrf` field repeats this browser's CSRF cookie.
+pub fn csrf_ok(req: &HttpRequest, secure: bool, submitted: &str) -> bool {
+    req.cookie(&name(CSRF, secure))
+        .is_some_and(|c| c.value().len() >= 32 && secrets::constant_time_eq(c.value(), submitted))
+}

@@ -1,0 +1,139 @@
+//! The sign-in pages: GET shows the form of a login flow, POST checks the password.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::oidc::discovery::paths;
+use crate::services::login::{self, PasswordAttempt, Refusal, SignInOutcome};
+use crate::startup::AppState;
+use crate::web::cookies;
+use crate::web::errors::PageError;
+use crate::web::extractors::ClientIp;
+use crate::web::oidc::redirect;
+use crate::web::views::login::{LoginView, login_page};
+
+const FLOW_EXPIRED: &str = "This sign-in has expired or was already used. Go back to the application and sign in again. \
+     / このログイン画面は有効期限が切れています。アプリケーションに戻ってやり直してください。";
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    flow: Option<String>,
+}
+
+pub async fn get_login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, PageError> {
+    let Some(flow_id) = query.into_inner().flow else {
+        let flow_id = login::start_direct_flow(&state).await?;
+        return Ok(redirect(
+            StatusCode::SEE_OTHER,
+            &format!("{}?flow={flow_id}", paths::LOGIN),
+        ));
+    };
+    let flow = login::find_flow(&state, flow_id.clone())
+        .await?
+        .ok_or_else(|| PageError::bad_request(FLOW_EXPIRED))?;
+    let username = flow.request.and_then(|r| r.login_hint).unwrap_or_default();
+    Ok(render(
+        &req,
+        &state,
+        StatusCode::OK,
+        &flow_id,
+        &username,
+        None,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    flow: String,
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+pub async fn post_login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ClientIp(client): ClientIp,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    let secure = state.cfg.secure_cookies;
+    if !cookies::csrf_ok(&req, secure, &form.csrf) {
+        return Err(PageError::bad_request(
+            "This form has expired. Reload the page and try again. / フォームの有効期限が切れました。再読み込みしてください。",
+        ));
+    }
+    let attempt = PasswordAttempt {
+        flow_id: form.flow.clone(),
+        username: form.username.clone(),
+        password: form.password,
+        ip: client.ip,
+        previous_session: cookies::session_value(&req, secure),
+    };
+    let (status, message) = match login::submit_password(&state, attempt).await? {
+        SignInOutcome::SignedIn { session_token, next } => {
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, next))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .cookie(cookies::session_cookie(session_token, secure, state.settings.tokens.session_ttl))
+                .finish());
+        }
+        SignInOutcome::Refused(Refusal::FlowExpired) => return Err(PageError::bad_request(FLOW_EXPIRED)),
+        SignInOutcome::Refused(Refusal::WrongCredentials) => (
+            StatusCode::UNAUTHORIZED,
+            "The account ID or password is incorrect. / アカウントIDまたはパスワードが違います。".to_string(),
+        ),
+        SignInOutcome::Refused(Refusal::Throttled { wait_secs }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed attempts. Wait {wait_secs} seconds and try again. / 失敗が続いたため、{wait_secs} 秒待ってから再度お試しください。"
+            ),
+        ),
+        SignInOutcome::Refused(Refusal::PasswordExpired) => (
+            StatusCode::FORBIDDEN,
+            "Your password has expired. Reissue it (online, or at the ITC desk with your ID card). / パスワードの有効期限が切れています。パスワードを再発行してください。".to_string(),
+        ),
+    };
+    Ok(render(
+        &req,
+        &state,
+        status,
+        &form.flow,
+        &form.username,
+        Some(&message),
+    ))
+}
+
+fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    flow_id: &str,
+    username: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let (csrf, new_cookie) = cookies::csrf_token(req, state.cfg.secure_cookies);
+    let page = login_page(&LoginView {
+        flow_id,
+        csrf: &csrf,
+        username,
+        error,
+    });
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(c) = new_cookie {
+        response.cookie(c);
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response.insert_header((header::RETRY_AFTER, "60"));
+    }
+    response
+        .content_type("text/html; charset=utf-8")
+        .body(page.into_string())
+}

@@ -1,0 +1,13 @@
+//! actix-web adapters: extract typed inputs, call one service, map the outcome to a page,
+//! a redirect or JSON. No SQL and no policy here.
+
+pub mod account;
+pub mod cookies;
+pub mod errors;
+pub mod extractors;
+pub mod health;
+pub mod login;
+pub mod middleware;
+pub mod oidc;
+pub mod routes;
+pub mod views;

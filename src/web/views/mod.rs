@@ -1,0 +1,6 @@
+//! Pages, rendered with maud (escaped by default). Views take plain values, never state.
+
+pub mod account;
+pub mod error;
+pub mod layout;
+pub mod login;

@@ -1,0 +1,376 @@
+//! The command line as operators and scripts use it: the real binary, a config file or
+//! environment variables, `--json` on stdout, one-line errors on stderr.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::helpers::{TestDb, binary, copy_keys};
+
+struct Cli {
+    dir: tempfile::TempDir,
+    _db: TestDb,
+    config: std::path::PathBuf,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = TestDb::new(dir.path());
+        copy_keys(&dir.path().join("keys"));
+        let config = dir.path().join("uec-idp.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "database_url = {:?}\nkeys_dir = {:?}\n[passwords]\nhashing_threads = 1\n",
+                db.url,
+                dir.path().join("keys").display().to_string()
+            ),
+        )
+        .expect("config");
+        Cli {
+            dir,
+            _db: db,
+            config,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(binary());
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", "warn");
+        cmd.output().expect("run uec-idp")
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(&[args, &["--json"]].concat());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+#[test]
+fn account_create_generates_an_initial_password_and_refuses_duplicates() {
+    let cli = Cli::new();
+    let created = cli.json(&[
+        "account",
+        "create",
+        "--id",
+        "a1830000",
+        "--name",
+        "Taro Chofu",
+        "--affiliation",
+        "student",
+        "--email",
+        "taro@example.com",
+        "--valid-until",
+        "2030-03-31",
+    ]);
+    assert_eq!(created["id"], "a1830000");
+    assert!(
+        created["initial_password"]
+            .as_str()
+            .is_some_and(|p| p.len() >= 12),
+        "{created}"
+    );
+    assert!(created["sub"].as_str().is_some_and(|s| s != "a1830000"));
+    let again = cli.run(&[
+        "account",
+        "create",
+        "--id",
+        "a1830000",
+        "--name",
+        "X",
+        "--affiliation",
+        "student",
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    let shown = cli.json(&["account", "show", "--id", "a1830000"]);
+    assert_eq!(shown["name"], "Taro Chofu");
+    assert!(
+        shown.get("initial_password").is_none(),
+        "the password is shown once"
+    );
+    let listed = cli.json(&["account", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn account_create_validates_its_input() {
+    let cli = Cli::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--id", "A183", "--name", "X", "--affiliation", "student"],
+            "--id",
+        ),
+        (
+            &["--id", "itc-admin", "--name", "X", "--affiliation", "staff"],
+            "--allow-nonstandard-id",
+        ),
+        (
+            &[
+                "--id",
+                "a1830001",
+                "--name",
+                "X",
+                "--affiliation",
+                "professor",
+            ],
+            "--affiliation",
+        ),
+        (
+            &[
+                "--id",
+                "a1830002",
+                "--name",
+                "X",
+                "--affiliation",
+                "student",
+                "--email",
+                "nope",
+            ],
+            "--email",
+        ),
+        (
+            &[
+                "--id",
+                "a1830003",
+                "--name",
+                "X",
+                "--affiliation",
+                "student",
+                "--valid-until",
+                "31/03/2030",
+            ],
+            "--valid-until",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = cli.run(&[&["account", "create"], *args].concat());
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+    }
+    let ok = cli.json(&[
+        "account",
+        "create",
+        "--id",
+        "itc-admin",
+        "--allow-nonstandard-id",
+        "--name",
+        "ITC",
+        "--affiliation",
+        "staff",
+        "--password",
+        "a long operator password",
+    ]);
+    assert!(
+        ok.get("initial_password").is_none(),
+        "a given password is not echoed"
+    );
+}
+
+#[test]
+fn client_register_prints_credentials_and_validates_redirect_uris() {
+    let cli = Cli::new();
+    let confidential = cli.json(&[
+        "client",
+        "register",
+        "--name",
+        "LMS",
+        "--redirect-uri",
+        "https://lms.uec.ac.jp/cb",
+        "--redirect-uri",
+        "http://localhost:3000/cb",
+        "--allow-affiliation",
+        "staff",
+        "--id-token-alg",
+        "ES256",
+    ]);
+    assert!(confidential["client_id"].is_string());
+    assert!(
+        confidential["client_secret"]
+            .as_str()
+            .is_some_and(|s| s.len() >= 43)
+    );
+    let public = cli.json(&[
+        "client",
+        "register",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "http://127.0.0.1:8000/cb",
+        "--public",
+    ]);
+    assert!(public.get("client_secret").is_none(), "{public}");
+    assert_eq!(public["token_endpoint_auth_method"], "none");
+    for bad in [
+        "http://lms.uec.ac.jp/cb",
+        "/cb",
+        "https://lms.uec.ac.jp/cb#frag",
+        "https://*.uec.ac.jp/cb",
+    ] {
+        let out = cli.run(&["client", "register", "--name", "X", "--redirect-uri", bad]);
+        assert!(!out.status.success(), "{bad}");
+        assert!(
+            stderr(&out).starts_with("error: redirect URI"),
+            "{bad}: {}",
+            stderr(&out)
+        );
+    }
+    let out = cli.run(&[
+        "client",
+        "register",
+        "--name",
+        "X",
+        "--redirect-uri",
+        "https://a.uec.ac.jp/cb",
+        "--public",
+        "--auth-method",
+        "client_secret_basic",
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(
+        cli.json(&["client", "list"]).as_array().map(Vec::len),
+        Some(2)
+    );
+}
+
+#[test]
+fn keys_rotate_adds_keys_and_keeps_the_old_ones_published() {
+    let cli = Cli::new();
+    let before = cli.json(&["keys", "list"]);
+    assert_eq!(before.as_array().map(Vec::len), Some(2));
+    let rotated = cli.json(&["keys", "rotate"]);
+    assert_eq!(rotated["added"].as_array().map(Vec::len), Some(2));
+    let after = cli.json(&["keys", "list"]);
+    assert_eq!(
+        after.as_array().map(Vec::len),
+        Some(4),
+        "old keys stay published: {after}"
+    );
+    for key in std::fs::read_dir(cli.dir.path().join("keys"))
+        .expect("dir")
+        .flatten()
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = key.metadata().expect("meta").permissions().mode() & 0o777;
+        if key.file_name().to_string_lossy().ends_with(".pem") {
+            assert_eq!(mode, 0o600, "{:?}", key.file_name());
+        }
+    }
+}
+
+#[test]
+fn migrate_reports_what_it_applied() {
+    let cli = Cli::new();
+    assert!(
+        cli.json(&["migrate"])["applied"]
+            .as_u64()
+            .is_some_and(|n| n >= 1)
+    );
+    assert_eq!(cli.json(&["migrate"])["applied"], 0);
+}
+
+/// Runs `serve` with a bad setting and expects a quick exit with one clear last line.
+fn serve_fails(dir: &Path, env: &[(&str, &str)], key: &str) {
+    let mut cmd = Command::new(binary());
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env("RUST_LOG", "off")
+        .env("UEC_IDP_LISTEN", "127.0.0.1:0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run");
+    assert!(!out.status.success(), "{env:?} must fail");
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("error: configuration error: ") && err.contains(key),
+        "{env:?}: {err}"
+    );
+}
+
+#[test]
+fn bad_configuration_stops_start_up_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let sqlite = format!("sqlite://{}", dir.path().join("x.sqlite3").display());
+    let keys = dir.path().join("keys");
+    let base = [
+        ("UEC_IDP_DATABASE_URL", sqlite.as_str()),
+        ("UEC_IDP_KEYS_DIR", keys.to_str().expect("utf8")),
+    ];
+    serve_fails(
+        dir.path(),
+        &[
+            &base[..],
+            &[("UEC_IDP_NETWORK_CAMPUS", "[\"300.1.0.0/16\"]")],
+        ]
+        .concat(),
+        "network.campus[0]",
+    );
+    serve_fails(
+        dir.path(),
+        &[&base[..], &[("UEC_IDP_ISSUER", "idp.uec.ac.jp")]].concat(),
+        "issuer",
+    );
+    serve_fails(
+        dir.path(),
+        &[
+            &base[..],
+            &[("UEC_IDP_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")],
+        ]
+        .concat(),
+        "database_url",
+    );
+    serve_fails(
+        dir.path(),
+        &[&base[..], &[("UEC_IDP_DATABASE_URL", "mysql://x")]].concat(),
+        "database_url",
+    );
+    let bad_keys = dir.path().join("bad-keys");
+    std::fs::create_dir_all(&bad_keys).expect("dir");
+    std::fs::write(bad_keys.join("rs256-1700000000-0000abcd.pem"), "not a key").expect("write");
+    let bad = [
+        ("UEC_IDP_DATABASE_URL", sqlite.as_str()),
+        ("UEC_IDP_KEYS_DIR", bad_keys.to_str().expect("utf8")),
+    ];
+    serve_fails(dir.path(), &bad, "keys_dir");
+    let config = dir.path().join("broken.toml");
+    std::fs::write(&config, "issuer = [").expect("write");
+    let out = Command::new(binary())
+        .args(["--config", config.to_str().expect("utf8"), "migrate"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).starts_with("error: configuration error"),
+        "{}",
+        stderr(&out)
+    );
+}

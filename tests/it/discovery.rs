@@ -1,0 +1,67 @@
+//! Discovery and JWKS.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn discovery_advertises_every_endpoint_under_the_issuer() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("discovery");
+    assert_eq!(r.status(), StatusCode::OK);
+    let d: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(d["issuer"], app.base);
+    for endpoint in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+    ] {
+        let url = d[endpoint].as_str().unwrap_or_else(|| panic!("{endpoint}"));
+        assert!(url.starts_with(&app.base), "{endpoint}: {url}");
+    }
+    assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(d["subject_types_supported"], serde_json::json!(["public"]));
+    assert!(
+        d["id_token_signing_alg_values_supported"]
+            .as_array()
+            .expect("algs")
+            .iter()
+            .any(|a| a == "RS256")
+    );
+    assert!(d["acr_values_supported"].as_array().expect("acr").len() >= 2);
+}
+
+#[tokio::test]
+async fn jwks_publishes_an_rs256_and_an_es256_key_with_kids() {
+    let app = spawn_app().await;
+    let jwks: serde_json::Value = app
+        .http
+        .get(app.url("/jwks"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let keys = jwks["keys"].as_array().expect("keys");
+    let algs: Vec<&str> = keys.iter().filter_map(|k| k["alg"].as_str()).collect();
+    assert!(
+        algs.contains(&"RS256") && algs.contains(&"ES256"),
+        "{algs:?}"
+    );
+    for k in keys {
+        assert!(k["kid"].as_str().is_some_and(|kid| !kid.is_empty()));
+        assert_eq!(k["use"], "sig");
+        assert!(k.get("d").is_none(), "no private parts");
+    }
+}

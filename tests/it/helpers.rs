@@ -1,0 +1,347 @@
+//! The test harness: a real provider on an ephemeral port with its own database (a SQLite
+//! file, or a fresh PostgreSQL schema when `UEC_IDP_TEST_DATABASE_URL` is set), a browser
+//! that keeps cookies and does not follow redirects, and helpers to drive the sign-in.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use actix_web::web;
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use reqwest::StatusCode;
+use reqwest::header::LOCATION;
+use tempfile::TempDir;
+use uec_idp::clock::OffsetClock;
+use uec_idp::config::Settings;
+use uec_idp::services::accounts::{self, NewAccount};
+use uec_idp::services::clients::{self, NewClient};
+use uec_idp::startup::{AppState, Application};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+/// Where the tests' PostgreSQL lives, if the suite runs against PostgreSQL.
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var("UEC_IDP_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A database of its own for one test; a PostgreSQL schema is dropped when this is.
+pub struct TestDb {
+    pub url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new(dir: &Path) -> TestDb {
+        let Some(base) = postgres_base_url() else {
+            return TestDb {
+                url: format!("sqlite://{}", dir.join("idp.sqlite3").display()),
+                postgres: None,
+            };
+        };
+        let schema = format!(
+            "t_{}",
+            uec_idp::secrets::new_id()
+                .to_lowercase()
+                .replace(['-', '_'], "")
+        );
+        let mut conn = diesel::PgConnection::establish(&base).expect("PostgreSQL for tests");
+        conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        TestDb {
+            url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
+            postgres: Some((base, schema)),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.postgres
+            && let Ok(mut conn) = diesel::PgConnection::establish(base)
+        {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// Signing keys generated once per test binary (RSA generation is slow) and copied into
+/// each test's own directory, so rotating in one test cannot affect another.
+fn fixture_keys() -> &'static PathBuf {
+    static KEYS: OnceLock<PathBuf> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("uec-idp-test-keys-{}", std::process::id()));
+        uec_idp::oidc::keys::KeySet::load_or_generate(&dir, 3600, 1_700_000_000)
+            .expect("fixture keys");
+        dir
+    })
+}
+
+pub fn copy_keys(to: &Path) {
+    std::fs::create_dir_all(to).expect("keys dir");
+    for entry in std::fs::read_dir(fixture_keys())
+        .expect("fixture keys dir")
+        .flatten()
+    {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy key");
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: web::Data<AppState>,
+    pub clock: Arc<OffsetClock>,
+    /// A browser: keeps cookies, does not follow redirects.
+    pub browser: reqwest::Client,
+    /// A plain HTTP client for relying-party calls (no cookies).
+    pub http: reqwest::Client,
+    pub _dir: TempDir,
+    _db: TestDb,
+}
+
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = TestDb::new(dir.path());
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let base = format!("http://127.0.0.1:{port}");
+    copy_keys(&dir.path().join("keys"));
+    let mut settings = Settings {
+        issuer: base.clone(),
+        listen: format!("127.0.0.1:{port}"),
+        database_url: db.url.clone(),
+        keys_dir: dir.path().join("keys"),
+        workers: 2,
+        ..Settings::default()
+    };
+    settings.database_pool_size = 4;
+    settings.passwords.hashing_threads = 2;
+    settings.mail.dir = dir.path().join("mail");
+    customise(&mut settings);
+    let clock = OffsetClock::new();
+    let app = Application::build(settings, Some(listener), clock.clone())
+        .await
+        .expect("app builds");
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        state,
+        clock,
+        browser: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("browser"),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client"),
+        _dir: dir,
+        _db: db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Issues an account with the test password.
+    pub async fn create_account(&self, id: &str, affiliation: &str) {
+        let state = self.state.clone();
+        let id = id.to_string();
+        let affiliation = affiliation.to_string();
+        tokio::task::spawn_blocking(move || {
+            accounts::create_account(
+                &state.db,
+                &state.hasher,
+                NewAccount {
+                    id: id.clone(),
+                    name: format!("Test {id}"),
+                    affiliation,
+                    password: Some(PASSWORD.into()),
+                    ..Default::default()
+                },
+                state.clock.now(),
+                90,
+            )
+            .expect("account created");
+        })
+        .await
+        .expect("create task");
+    }
+
+    pub async fn register_client(&self, customise: impl FnOnce(&mut NewClient)) -> TestClient {
+        let mut new = NewClient {
+            name: "Test RP".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            ..Default::default()
+        };
+        customise(&mut new);
+        let state = self.state.clone();
+        let registered = tokio::task::spawn_blocking(move || {
+            clients::register_client(&state.db, new, state.clock.now())
+        })
+        .await
+        .expect("register task")
+        .expect("client registered");
+        TestClient {
+            id: registered.client_id,
+            secret: registered.client_secret,
+        }
+    }
+
+    /// GETs an authorization URL in the browser; returns (status, Location).
+    pub async fn authorize(&self, url: &str) -> (StatusCode, String) {
+        let r = self
+            .browser
+            .get(url)
+            .send()
+            .await
+            .expect("authorize request");
+        let location = location(&r);
+        (r.status(), location)
+    }
+
+    /// Follows an authorization URL through the login form with `username`/`password` and
+    /// returns the final redirect to the relying party.
+    pub async fn sign_in_through(
+        &self,
+        authorize_url: &str,
+        username: &str,
+        password: &str,
+    ) -> String {
+        let (status, login) = self.authorize(authorize_url).await;
+        assert_eq!(
+            status,
+            StatusCode::FOUND,
+            "authorize redirects to the login page"
+        );
+        assert!(login.starts_with("/login?flow="), "went to {login}");
+        let response = self.submit_login(&login, username, password).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login succeeds");
+        location(&response)
+    }
+
+    /// Loads the login page at `login_path` and submits the form.
+    pub async fn submit_login(
+        &self,
+        login_path: &str,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let page = self
+            .browser
+            .get(self.url(login_path))
+            .send()
+            .await
+            .expect("login page");
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.expect("login html");
+        let form = [
+            ("flow", hidden_field(&html, "flow")),
+            ("csrf", hidden_field(&html, "csrf")),
+            ("username", username.to_string()),
+            ("password", password.to_string()),
+        ];
+        self.browser
+            .post(self.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .expect("login post")
+    }
+}
+
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The value of `<input type="hidden" name="NAME" value="...">` in a page.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden field {name} in page"))
+        + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_string()
+}
+
+/// A query parameter of a redirect URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    parsed
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A minimal authorization URL (for tests that do not need the openidconnect client);
+/// `extra` adds parameters or replaces the defaults.
+pub fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let mut params = vec![
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid profile email"),
+        ("state", "st-1"),
+    ];
+    for (k, v) in extra {
+        params.retain(|(name, _)| name != k);
+        params.push((k, v));
+    }
+    let mut url = url::Url::parse(&app.url("/authorize")).expect("url");
+    url.query_pairs_mut()
+        .extend_pairs(params.iter().filter(|(_, v)| !v.is_empty()));
+    url.to_string()
+}
+
+/// Signs `account` in through a confidential client and returns the authorization code.
+pub async fn code_for(
+    app: &TestApp,
+    client: &TestClient,
+    account: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let url = authorize_url(app, &client.id, extra);
+    let back = app.sign_in_through(&url, account, PASSWORD).await;
+    query_param(&back, "code").expect("code in redirect")
+}
+
+/// POSTs a form to the token endpoint with HTTP Basic client authentication.
+pub async fn token_request(
+    app: &TestApp,
+    client: &TestClient,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    app.http
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(form)
+        .send()
+        .await
+        .expect("token request")
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_uec-idp")
+}

@@ -1,0 +1,9 @@
+//! One integration test binary (modules, not many tests/*.rs files that each link).
+
+mod admin_cli;
+mod discovery;
+mod helpers;
+mod login;
+mod oidc_code_flow;
+mod oidc_errors;
+mod schema;

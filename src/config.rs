@@ -419,7 +419,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let cases: Vec<(fn(&mut Settings), &str)> = vec![
+        type Mutation = fn(&mut Settings);
+        let cases: Vec<(Mutation, &str)> = vec![
             (
                 |s| s.network.campus = vec!["300.1.2.3/8".into()],
                 "network.campus[0]",

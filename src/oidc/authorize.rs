@@ -197,7 +197,7 @@ pub fn validate(
         (Some(_), _) => return Err(invalid("code_challenge_method must be S256")),
     };
 
-    let prompt = parse_prompt(raw.prompt.as_deref()).map_err(|d| invalid(d))?;
+    let prompt = parse_prompt(raw.prompt.as_deref()).map_err(&invalid)?;
     let max_age = match raw.max_age.as_deref() {
         None => None,
         Some(v) => Some(

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 
 /// 200 when the database answers, 503 otherwise.
 pub async fn get_healthz(state: web::Data<AppState>) -> HttpResponse {
-    let ping = state.db.run(|conn| store::ping(conn)).await;
+    let ping = state.db.run(store::ping).await;
     match ping {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
         Err(e) => {

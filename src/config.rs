@@ -24,6 +24,7 @@ const SECTIONS: &[&str] = &[
     "tokens",
     "accounts",
     "throttle",
+    "second_factor",
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -44,6 +45,23 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub accounts: AccountSettings,
     pub throttle: ThrottleSettings,
+    pub second_factor: SecondFactorSettings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecondFactorSettings {
+    /// Domains that may not receive sign-in codes: university mailboxes vanish with the
+    /// account, locking its owner out.
+    pub email_denied_domains: Vec<String>,
+}
+
+impl Default for SecondFactorSettings {
+    fn default() -> Self {
+        Self {
+            email_denied_domains: crate::domain::second_factor::email_otp::default_denied_domains(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -127,6 +145,7 @@ impl Default for Settings {
             tokens: TokenSettings::default(),
             accounts: AccountSettings::default(),
             throttle: ThrottleSettings::default(),
+            second_factor: SecondFactorSettings::default(),
         }
     }
 }

@@ -11,8 +11,11 @@ use actix_web::{App, HttpServer, web};
 
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings, Validated};
+use crate::domain::second_factor::passkey::Passkeys;
 use crate::hashing::PasswordHasher;
+use crate::mail::Mailer;
 use crate::oidc::keys::KeySet;
+use crate::server_secret::ServerSecret;
 use crate::store::{self, Db};
 use crate::{oidc, web as routes};
 
@@ -23,6 +26,10 @@ pub struct AppState {
     pub db: Db,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
+    pub mailer: Mailer,
+    /// Seals TOTP seeds and MACs low-entropy codes.
+    pub server_secret: Arc<ServerSecret>,
+    pub passkeys: Arc<Passkeys>,
     /// The discovery document, serialised once.
     pub discovery_json: String,
     keys: RwLock<Arc<KeySet>>,
@@ -58,6 +65,11 @@ pub fn key_retention_secs(settings: &Settings) -> i64 {
 pub fn open_database(settings: &Settings, cfg: &Validated) -> Result<Db, ConfigError> {
     let db = Db::connect(&cfg.database, settings.database_pool_size)
         .map_err(|e| ConfigError::new("database_url", e))?;
+    migrated(db)
+}
+
+/// Applies pending migrations to `db`.
+pub fn migrated(db: Db) -> Result<Db, ConfigError> {
     let applied = db
         .migrate()
         .map_err(|e| ConfigError::new("database_url", e))?;
@@ -108,7 +120,8 @@ impl Application {
             .local_addr()
             .map_err(|e| ConfigError::new("listen", e))?
             .port();
-        let (db, keys, hasher) = {
+        let mailer = Mailer::from_settings(&settings.mail)?;
+        let (db, keys, hasher, server_secret, passkeys) = {
             let (settings, cfg, now) = (settings.clone(), cfg.clone(), clock.now());
             // Connecting, migrating and generating RSA keys block: keep them off the executor.
             tokio::task::spawn_blocking(move || {
@@ -120,7 +133,11 @@ impl Application {
                 )
                 .map_err(|e| ConfigError::new("keys_dir", e))?;
                 let hasher = hashing_pool(&settings, &cfg)?;
-                Ok::<_, ConfigError>((db, keys, hasher))
+                let secret = ServerSecret::load_or_generate(&settings.keys_dir)
+                    .map_err(|e| ConfigError::new("keys_dir", e))?;
+                let passkeys =
+                    Passkeys::new(&cfg.issuer).map_err(|e| ConfigError::new("issuer", e))?;
+                Ok::<_, ConfigError>((db, keys, hasher, secret, passkeys))
             })
             .await
             .map_err(|e| ConfigError::new("startup", e))??
@@ -137,6 +154,9 @@ impl Application {
             db,
             hasher,
             clock,
+            mailer,
+            server_secret: Arc::new(server_secret),
+            passkeys: Arc::new(passkeys),
             discovery_json,
             keys: RwLock::new(Arc::new(keys)),
         });

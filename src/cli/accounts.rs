@@ -70,7 +70,7 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<(), CliError> {
                 &hasher,
                 new,
                 ctx.clock.now(),
-                settings.passwords.initial_password_days,
+                &accounts::IssuePolicy::from_settings(&settings),
             )
             .map_err(|e| CliError::Failed(e.to_string()))?;
             let mut value = account_json(&created.account);

@@ -70,7 +70,9 @@ pub(crate) struct Context {
 
 impl Context {
     pub fn database(&self) -> Result<Db, CliError> {
-        Ok(startup::open_database(&self.settings, &self.cfg)?)
+        let db = Db::connect_for_command(&self.cfg.database)
+            .map_err(|e| ConfigError::new("database_url", e))?;
+        Ok(startup::migrated(db)?)
     }
 
     /// Prints `value` as JSON, or `text` for people.
@@ -107,7 +109,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve => serve(ctx),
         Command::Migrate => {
-            let db = Db::connect(&ctx.cfg.database, 1)
+            let db = Db::connect_for_command(&ctx.cfg.database)
                 .map_err(|e| ConfigError::new("database_url", e))?;
             let applied = db
                 .migrate()

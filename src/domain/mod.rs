@@ -1,8 +1,10 @@
 //! Pure rules and types of UEC accounts and relying parties: no actix, no diesel, no I/O.
 
 pub mod account;
+pub mod authn;
 pub mod client;
 pub mod client_address;
 pub mod network_zone;
 pub mod password;
+pub mod second_factor;
 pub mod throttle;

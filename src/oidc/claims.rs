@@ -7,10 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::account::Account;
 
-/// Authentication context class: a password alone (permitted on campus and VPN).
-pub const ACR_PASSWORD: &str = "urn:uec:idp:acr:pwd";
-/// Authentication context class: password plus a second factor, or a passkey.
-pub const ACR_MFA: &str = "urn:uec:idp:acr:mfa";
+pub use crate::domain::authn::{ACR_MFA, ACR_PASSWORD};
 pub const ACR_VALUES_SUPPORTED: [&str; 2] = [ACR_PASSWORD, ACR_MFA];
 
 /// Claims released by scope (OIDC Core §5.4): `profile` gives the name, the UEC account ID

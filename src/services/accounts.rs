@@ -4,10 +4,12 @@ use chrono::{NaiveDate, NaiveTime};
 
 use crate::domain::account::{Account, AccountId, AccountStatus, Affiliation};
 use crate::domain::password::{PasswordCredential, PasswordKind};
+use crate::domain::second_factor::email_otp;
 use crate::hashing::PasswordHasher;
 use crate::secrets;
 use crate::services::ServiceError;
 use crate::store::audit::{self, AuditEvent};
+use crate::store::second_factors::{self, EmailDestination};
 use crate::store::{Db, StoreError, accounts, write_tx};
 
 /// Japan Standard Time, in which end dates are read.
@@ -44,12 +46,29 @@ pub enum AccountError {
     Service(#[from] ServiceError),
 }
 
+/// The operator's rules for issuing accounts.
+#[derive(Clone, Debug)]
+pub struct IssuePolicy {
+    pub initial_password_days: i64,
+    /// Addresses in these domains cannot receive sign-in codes.
+    pub email_denied_domains: Vec<String>,
+}
+
+impl IssuePolicy {
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        Self {
+            initial_password_days: settings.passwords.initial_password_days,
+            email_denied_domains: settings.second_factor.email_denied_domains.clone(),
+        }
+    }
+}
+
 pub fn create_account(
     db: &Db,
     hasher: &PasswordHasher,
     new: NewAccount,
     now: i64,
-    initial_days: i64,
+    policy: &IssuePolicy,
 ) -> Result<CreatedAccount, AccountError> {
     let id = if new.allow_nonstandard_id {
         AccountId::parse_nonstandard(&new.id)
@@ -104,11 +123,26 @@ pub fn create_account(
     let credential = PasswordCredential {
         hash,
         kind: PasswordKind::Initial,
-        expires_at: Some(now + initial_days * 86_400),
+        expires_at: Some(now + policy.initial_password_days * 86_400),
     };
+    // DOMAIN.md: a notice sent to a personal e-mail makes that address the first
+    // destination of sign-in codes.
+    let code_destination = account
+        .personal_email
+        .clone()
+        .filter(|e| email_otp::is_allowed_destination(e, &policy.email_denied_domains))
+        .map(|address| EmailDestination {
+            account_id: account.id.to_string(),
+            address: Some(address),
+            pending_address: None,
+            updated_at: now,
+        });
     let mut conn = db.conn().map_err(ServiceError::from)?;
     let inserted = write_tx(&mut conn, |conn| {
         accounts::insert_account(conn, &account, &credential, now)?;
+        if let Some(destination) = &code_destination {
+            second_factors::save_email_destination(conn, destination)?;
+        }
         audit::record(
             conn,
             AuditEvent {

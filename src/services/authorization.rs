@@ -4,15 +4,19 @@
 use url::Url;
 
 use crate::domain::account::Account;
+use crate::domain::authn;
+use crate::domain::network_zone::Zone;
 use crate::oidc::authorize::{
     self, AuthorizationRequest, AuthorizeRejection, Prompt, RawAuthorizeParams,
 };
 use crate::oidc::error::{OAuthError, OAuthErrorCode};
 use crate::secrets;
 use crate::services::ServiceError;
+use crate::services::second_factor::{self, Entry};
 use crate::startup::AppState;
 use crate::store::grants::{self, Grant, IssuedCode};
-use crate::store::login_flows::{self, LoginFlow};
+use crate::store::login_flows::{self, FlowStage, LoginFlow};
+use crate::store::second_factors::{self, Methods};
 use crate::store::sessions::{self, BrowserSession};
 use crate::store::{DbConnection, StoreResult, clients};
 
@@ -22,22 +26,36 @@ pub enum AuthorizeOutcome {
     Redirect(String),
     /// The person must sign in first; the flow holds the request.
     SignIn { flow_id: String },
+    /// The session has only a password but this request needs a second factor: step up.
+    StepUp { flow_id: String, entry: Entry },
     /// The request cannot be trusted enough to redirect anywhere.
     Page(String),
+}
+
+/// What the transaction decided; a step-up still has to send its e-mail code afterwards.
+enum Decided {
+    Done(AuthorizeOutcome),
+    StepUp {
+        flow_id: String,
+        account: Account,
+        methods: Methods,
+    },
 }
 
 pub async fn authorize(
     state: &AppState,
     raw: RawAuthorizeParams,
     session_id: Option<String>,
+    zone: Zone,
 ) -> Result<AuthorizeOutcome, ServiceError> {
     let now = state.clock.now();
     let code_ttl = state.settings.tokens.code_ttl;
     let flow_ttl = state.settings.tokens.login_flow_ttl;
     let issuer = state.cfg.issuer.clone();
-    state
+    let decided = state
         .db
         .write(move |conn| {
+            use Decided::Done;
             let client = match raw.client_id.as_deref() {
                 Some(id) => clients::find_client(conn, id)?,
                 None => None,
@@ -45,20 +63,34 @@ pub async fn authorize(
             let request = match authorize::validate(&raw, client.as_ref()) {
                 Ok(request) => request,
                 Err(AuthorizeRejection::Page(message)) => {
-                    return Ok(AuthorizeOutcome::Page(message));
+                    return Ok(Done(AuthorizeOutcome::Page(message)));
                 }
                 Err(AuthorizeRejection::Redirect {
                     redirect_uri,
                     state,
                     error,
                 }) => {
-                    return Ok(AuthorizeOutcome::Redirect(error_redirect(
+                    return Ok(Done(AuthorizeOutcome::Redirect(error_redirect(
                         &redirect_uri,
                         state.as_deref(),
                         &error,
                         &issuer,
-                    )));
+                    ))));
                 }
+            };
+            let needs_mfa = authn::second_factor_required(
+                zone,
+                &request.acr_values,
+                client.as_ref().is_some_and(|c| c.require_mfa),
+            );
+            let refuse = |code, description: &str| {
+                let error = OAuthError::new(code, description);
+                Ok(Done(AuthorizeOutcome::Redirect(error_redirect(
+                    &request.redirect_uri,
+                    request.state.as_deref(),
+                    &error,
+                    &issuer,
+                ))))
             };
             let live = match session_id.as_deref() {
                 Some(id) => sessions::find_session(conn, &secrets::hash_token(id), now)?,
@@ -67,30 +99,53 @@ pub async fn authorize(
             if let Some((session, account)) =
                 live.filter(|(s, a)| session_satisfies(&request, s, a, now))
             {
-                let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
-                return Ok(AuthorizeOutcome::Redirect(code_redirect(
-                    &request, &code, &issuer,
-                )));
+                if !needs_mfa || authn::is_multi_factor(&session.amr) {
+                    let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
+                    return Ok(Done(AuthorizeOutcome::Redirect(code_redirect(
+                        &request, &code, &issuer,
+                    ))));
+                }
+                // A password-only session where a second factor is needed: step it up in
+                // place rather than asking for the password again.
+                if request.prompt == Prompt::None {
+                    return refuse(
+                        OAuthErrorCode::InteractionRequired,
+                        "a second factor is needed",
+                    );
+                }
+                let session_hash = session_id.as_deref().map(secrets::hash_token);
+                let mut flow = LoginFlow::new(secrets::new_token(), Some(request), now + flow_ttl);
+                flow.stage = FlowStage::SecondFactor;
+                flow.account_id = Some(account.id.to_string());
+                flow.amr = session.amr.clone();
+                flow.session_hash = session_hash;
+                login_flows::insert_flow(conn, &flow, now)?;
+                let methods = second_factors::methods(conn, account.id.as_str())?;
+                return Ok(Decided::StepUp {
+                    flow_id: flow.id,
+                    account,
+                    methods,
+                });
             }
             if request.prompt == Prompt::None {
-                let error =
-                    OAuthError::new(OAuthErrorCode::LoginRequired, "the person is not signed in");
-                return Ok(AuthorizeOutcome::Redirect(error_redirect(
-                    &request.redirect_uri,
-                    request.state.as_deref(),
-                    &error,
-                    &issuer,
-                )));
+                return refuse(OAuthErrorCode::LoginRequired, "the person is not signed in");
             }
-            let flow = LoginFlow {
-                id: secrets::new_token(),
-                request: Some(request),
-                expires_at: now + flow_ttl,
-            };
+            let flow = LoginFlow::new(secrets::new_token(), Some(request), now + flow_ttl);
             login_flows::insert_flow(conn, &flow, now)?;
-            Ok(AuthorizeOutcome::SignIn { flow_id: flow.id })
+            Ok::<_, ServiceError>(Done(AuthorizeOutcome::SignIn { flow_id: flow.id }))
         })
-        .await
+        .await?;
+    match decided {
+        Decided::Done(outcome) => Ok(outcome),
+        Decided::StepUp {
+            flow_id,
+            account,
+            methods,
+        } => {
+            let entry = second_factor::enter(state, &account, &methods).await?;
+            Ok(AuthorizeOutcome::StepUp { flow_id, entry })
+        }
+    }
 }
 
 /// Whether an existing session may answer this request without asking for the password.

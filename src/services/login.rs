@@ -6,37 +6,37 @@
 
 use std::net::IpAddr;
 
-use crate::domain::account::AccountId;
+use crate::domain::account::{Account, AccountId};
+use crate::domain::authn::{self, AMR_PASSWORD};
+use crate::domain::network_zone::Zone;
 use crate::domain::throttle;
-use crate::oidc::claims::ACR_PASSWORD;
 use crate::secrets;
 use crate::services::ServiceError;
-use crate::services::authorization::{code_redirect, issue_code};
+use crate::services::second_factor::{self, Entry};
+use crate::services::sign_in::{self, FinishContext, Finished};
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::login_flows::{self, LoginFlow};
-use crate::store::sessions::{self, BrowserSession};
-use crate::store::{accounts, throttle as throttle_store, write_tx};
-
-/// Where a person lands after signing in directly (not from a relying party).
-pub const DEFAULT_LANDING: &str = "/account";
+use crate::store::second_factors;
+use crate::store::{accounts, clients, throttle as throttle_store, write_tx};
 
 pub struct PasswordAttempt {
     pub flow_id: String,
     pub username: String,
     pub password: String,
     pub ip: IpAddr,
+    pub zone: Zone,
     /// The session cookie the browser already had, replaced by the new one.
     pub previous_session: Option<String>,
 }
 
 #[derive(Debug)]
 pub enum SignInOutcome {
-    SignedIn {
-        /// The new session cookie's value.
-        session_token: String,
-        /// Where the browser goes next: the relying party with a code, or the landing page.
-        next: String,
+    SignedIn(Finished),
+    /// The password was right; a second factor is due (the flow now waits for it).
+    NeedSecondFactor {
+        flow_id: String,
+        entry: Entry,
     },
     Refused(Refusal),
 }
@@ -56,11 +56,11 @@ pub enum Refusal {
 /// Opens a sign-in for someone who came to the IdP directly.
 pub async fn start_direct_flow(state: &AppState) -> Result<String, ServiceError> {
     let now = state.clock.now();
-    let flow = LoginFlow {
-        id: secrets::new_token(),
-        request: None,
-        expires_at: now + state.settings.tokens.login_flow_ttl,
-    };
+    let flow = LoginFlow::new(
+        secrets::new_token(),
+        None,
+        now + state.settings.tokens.login_flow_ttl,
+    );
     let id = flow.id.clone();
     state
         .db
@@ -167,55 +167,74 @@ pub async fn submit_password(
     if credential.is_expired(now) {
         return Ok(SignInOutcome::Refused(Refusal::PasswordExpired));
     }
+    after_password(
+        state,
+        flow,
+        account,
+        attempt.zone,
+        ip,
+        attempt.previous_session,
+        now,
+    )
+    .await
+}
 
-    let session_token = secrets::new_token();
-    let session = BrowserSession {
-        sid: secrets::new_id(),
-        account_id: account.id.to_string(),
-        auth_time: now,
-        acr: ACR_PASSWORD.into(),
-        amr: vec!["pwd".into()],
-        expires_at: now + state.settings.tokens.session_ttl,
+/// The password is right: sign in, or move the flow on to its second factor.
+async fn after_password(
+    state: &AppState,
+    flow: LoginFlow,
+    account: Account,
+    zone: Zone,
+    ip: String,
+    previous_session: Option<String>,
+    now: i64,
+) -> Result<SignInOutcome, ServiceError> {
+    let amr = vec![AMR_PASSWORD.to_string()];
+    let ctx = FinishContext {
+        now,
+        session_ttl: state.settings.tokens.session_ttl,
+        code_ttl: state.settings.tokens.code_ttl,
+        issuer: state.cfg.issuer.clone(),
+        previous_session_hash: previous_session.map(|s| secrets::hash_token(&s)),
+        ip,
     };
-    let code_ttl = state.settings.tokens.code_ttl;
-    let issuer = state.cfg.issuer.clone();
-    let session_hash = secrets::hash_token(&session_token);
-    let previous = attempt.previous_session.map(|s| secrets::hash_token(&s));
-    let next = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                // A fresh session id at every sign-in: a planted cookie is never promoted.
-                if let Some(previous) = &previous {
-                    sessions::delete_session(conn, previous)?;
-                }
-                sessions::insert_session(conn, &session_hash, &session, now)?;
-                throttle_store::clear(conn, &account_key)?;
-                login_flows::delete_flow(conn, &flow.id)?;
-                let next = match &flow.request {
-                    Some(request) => {
-                        let code = issue_code(conn, request, &session, &account, now, code_ttl)?;
-                        code_redirect(request, &code, &issuer)
+    let account_id = account.id.to_string();
+    let (flow_id, step) = {
+        let account = account.clone();
+        state
+            .db
+            .run(move |conn| {
+                write_tx(conn, |conn| {
+                    let client = match &flow.request {
+                        Some(request) => clients::find_client(conn, &request.client_id)?,
+                        None => None,
+                    };
+                    let acr_values = flow
+                        .request
+                        .as_ref()
+                        .map(|r| r.acr_values.clone())
+                        .unwrap_or_default();
+                    let requires_mfa = client.is_some_and(|c| c.require_mfa);
+                    if authn::second_factor_required(zone, &acr_values, requires_mfa) {
+                        throttle_store::clear(conn, &format!("account:{account_id}"))?;
+                        login_flows::advance_to_second_factor(conn, &flow.id, &account_id, &amr)?;
+                        let methods = second_factors::methods(conn, &account_id)?;
+                        return Ok::<_, ServiceError>((flow.id.clone(), Err(methods)));
                     }
-                    None => DEFAULT_LANDING.to_string(),
-                };
-                audit::record(
-                    conn,
-                    AuditEvent {
-                        at: now,
-                        kind: "login_succeeded",
-                        account_id: Some(account.id.as_str()),
-                        client_id: flow.request.as_ref().map(|r| r.client_id.as_str()),
-                        ip: Some(ip),
-                        detail: Some("pwd".into()),
-                    },
-                )?;
-                Ok::<_, ServiceError>(next)
+                    Ok((
+                        flow.id.clone(),
+                        Ok(sign_in::finish(conn, &flow, &account, amr, &ctx)?),
+                    ))
+                })
             })
-        })
-        .await?;
-    Ok(SignInOutcome::SignedIn {
-        session_token,
-        next,
-    })
+            .await?
+    };
+    match step {
+        Ok(Some(finished)) => Ok(SignInOutcome::SignedIn(finished)),
+        Ok(None) => Ok(SignInOutcome::Refused(Refusal::FlowExpired)),
+        Err(methods) => {
+            let entry = second_factor::enter(state, &account, &methods).await?;
+            Ok(SignInOutcome::NeedSecondFactor { flow_id, entry })
+        }
+    }
 }

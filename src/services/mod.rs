@@ -4,8 +4,12 @@
 pub mod accounts;
 pub mod authorization;
 pub mod clients;
+pub mod enrolment;
 pub mod login;
+pub mod passkeys;
+pub mod second_factor;
 pub mod sessions;
+pub mod sign_in;
 pub mod token;
 pub mod userinfo;
 

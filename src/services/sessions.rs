@@ -3,7 +3,10 @@
 use crate::domain::account::Account;
 use crate::secrets;
 use crate::services::ServiceError;
+use crate::services::second_factor::{self, Entry};
 use crate::startup::AppState;
+use crate::store::login_flows::{self, FlowStage, LoginFlow};
+use crate::store::second_factors;
 use crate::store::sessions::{self, BrowserSession};
 
 /// The live session behind a session cookie's value, with its account.
@@ -17,4 +20,35 @@ pub async fn current(
         .db
         .run(move |conn| Ok(sessions::find_session(conn, &hash, now)?))
         .await
+}
+
+/// Opens a step-up for the account pages: the signed-in person adds a second factor to a
+/// password-only session (now used from off campus); the session is raised in place.
+pub async fn start_step_up(
+    state: &AppState,
+    cookie_value: String,
+    account: Account,
+    amr: Vec<String>,
+) -> Result<(String, Entry), ServiceError> {
+    let now = state.clock.now();
+    let mut flow = LoginFlow::new(
+        secrets::new_token(),
+        None,
+        now + state.settings.tokens.login_flow_ttl,
+    );
+    flow.stage = FlowStage::SecondFactor;
+    flow.account_id = Some(account.id.to_string());
+    flow.amr = amr;
+    flow.session_hash = Some(secrets::hash_token(&cookie_value));
+    let flow_id = flow.id.clone();
+    let account_id = account.id.to_string();
+    let methods = state
+        .db
+        .write(move |conn| {
+            login_flows::insert_flow(conn, &flow, now)?;
+            Ok::<_, ServiceError>(second_factors::methods(conn, &account_id)?)
+        })
+        .await?;
+    let entry = second_factor::enter(state, &account, &methods).await?;
+    Ok((flow_id, entry))
 }

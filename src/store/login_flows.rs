@@ -1,10 +1,37 @@
-//! Login flows: a sign-in in progress, with the authorization request it will resume.
+//! Login flows: a sign-in in progress, with the authorization request it will resume and
+//! how far it has got (password, then perhaps a second factor).
 
 use diesel::prelude::*;
 
 use super::schema::login_flows;
-use super::{DbConnection, StoreResult};
+use super::{DbConnection, StoreError, StoreResult, from_json_list, to_json_list};
 use crate::oidc::authorize::AuthorizationRequest;
+
+/// Where a flow stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowStage {
+    /// Waiting for the account ID and password (or a passwordless passkey).
+    Password,
+    /// The password (or an existing session) is verified; a second factor is due.
+    SecondFactor,
+}
+
+impl FlowStage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::SecondFactor => "second_factor",
+        }
+    }
+
+    fn parse(raw: &str) -> Self {
+        if raw == "second_factor" {
+            Self::SecondFactor
+        } else {
+            Self::Password
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct LoginFlow {
@@ -12,6 +39,30 @@ pub struct LoginFlow {
     /// `None` when the person came to the IdP directly (to the account pages).
     pub request: Option<AuthorizationRequest>,
     pub expires_at: i64,
+    pub stage: FlowStage,
+    /// Set once the first factor is verified.
+    pub account_id: Option<String>,
+    /// Methods passed so far (RFC 8176 values).
+    pub amr: Vec<String>,
+    /// When stepping up an existing session: its hash, to upgrade it in place.
+    pub session_hash: Option<String>,
+    /// A pending WebAuthn challenge's server-side state.
+    pub webauthn_state: Option<String>,
+}
+
+impl LoginFlow {
+    pub fn new(id: String, request: Option<AuthorizationRequest>, expires_at: i64) -> Self {
+        LoginFlow {
+            id,
+            request,
+            expires_at,
+            stage: FlowStage::Password,
+            account_id: None,
+            amr: Vec::new(),
+            session_hash: None,
+            webauthn_state: None,
+        }
+    }
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -22,6 +73,10 @@ struct FlowRow {
     account_id: Option<String>,
     created_at: i64,
     expires_at: i64,
+    stage: String,
+    amr: Option<String>,
+    session_hash: Option<String>,
+    webauthn_state: Option<String>,
 }
 
 pub fn insert_flow(conn: &mut DbConnection, flow: &LoginFlow, now: i64) -> StoreResult<()> {
@@ -30,14 +85,18 @@ pub fn insert_flow(conn: &mut DbConnection, flow: &LoginFlow, now: i64) -> Store
         .as_ref()
         .map(serde_json::to_string)
         .transpose()
-        .map_err(|e| super::StoreError::Unavailable(format!("cannot encode request: {e}")))?;
+        .map_err(|e| StoreError::Unavailable(format!("cannot encode request: {e}")))?;
     diesel::insert_into(login_flows::table)
         .values(FlowRow {
             id: flow.id.clone(),
             request,
-            account_id: None,
+            account_id: flow.account_id.clone(),
             created_at: now,
             expires_at: flow.expires_at,
+            stage: flow.stage.as_str().into(),
+            amr: Some(to_json_list(&flow.amr)),
+            session_hash: flow.session_hash.clone(),
+            webauthn_state: flow.webauthn_state.clone(),
         })
         .execute(conn)?;
     Ok(())
@@ -63,13 +122,46 @@ pub fn find_flow(conn: &mut DbConnection, id: &str, now: i64) -> StoreResult<Opt
             id: r.id,
             request,
             expires_at: r.expires_at,
+            stage: FlowStage::parse(&r.stage),
+            account_id: r.account_id,
+            amr: r.amr.as_deref().map(from_json_list).unwrap_or_default(),
+            session_hash: r.session_hash,
+            webauthn_state: r.webauthn_state,
         })
     }))
 }
 
-pub fn delete_flow(conn: &mut DbConnection, id: &str) -> StoreResult<()> {
-    diesel::delete(login_flows::table.find(id)).execute(conn)?;
+/// The first factor is done: the flow now waits for a second one.
+pub fn advance_to_second_factor(
+    conn: &mut DbConnection,
+    id: &str,
+    account_id: &str,
+    amr: &[String],
+) -> StoreResult<()> {
+    diesel::update(login_flows::table.find(id))
+        .set((
+            login_flows::stage.eq(FlowStage::SecondFactor.as_str()),
+            login_flows::account_id.eq(account_id),
+            login_flows::amr.eq(to_json_list(amr)),
+        ))
+        .execute(conn)?;
     Ok(())
+}
+
+pub fn set_webauthn_state(
+    conn: &mut DbConnection,
+    id: &str,
+    state: Option<&str>,
+) -> StoreResult<()> {
+    diesel::update(login_flows::table.find(id))
+        .set(login_flows::webauthn_state.eq(state))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes the flow; false if it was already gone (finished by a concurrent request).
+pub fn delete_flow(conn: &mut DbConnection, id: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(login_flows::table.find(id)).execute(conn)? == 1)
 }
 
 pub fn delete_expired(conn: &mut DbConnection, now: i64) -> StoreResult<usize> {

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod grants;
 pub mod login_flows;
 pub mod schema;
+pub mod second_factors;
 pub mod sessions;
 pub mod throttle;
 
@@ -113,6 +114,17 @@ impl Db {
     /// Connects (creating the SQLite file's directory if needed) and checks that the
     /// database answers; the error text is meant for the operator.
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Db, String> {
+        Self::connect_with(url, pool_size, 1)
+    }
+
+    /// For a short-lived command: one connection, and none ever opened in the background.
+    /// r2d2 refills its idle connections on a thread of its own; a process that exits while
+    /// that thread is inside libpq's TLS handshake crashes in OpenSSL's exit handlers.
+    pub fn connect_for_command(url: &DatabaseUrl) -> Result<Db, String> {
+        Self::connect_with(url, 1, 0)
+    }
+
+    fn connect_with(url: &DatabaseUrl, pool_size: u32, min_idle: u32) -> Result<Db, String> {
         if let DatabaseUrl::Sqlite(path) = url {
             create_parent_dir(path)?;
         }
@@ -123,7 +135,7 @@ impl Db {
             .map_err(|e| format!("cannot connect: {e}"))?;
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| format!("cannot connect: {e}"))?;

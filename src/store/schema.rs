@@ -65,6 +65,62 @@ diesel::table! {
         account_id -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        stage -> Text,
+        amr -> Nullable<Text>,
+        session_hash -> Nullable<Text>,
+        webauthn_state -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    totp_credentials (account_id) {
+        account_id -> Text,
+        sealed_secret -> Text,
+        confirmed -> Bool,
+        last_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    email_otp_destinations (account_id) {
+        account_id -> Text,
+        address -> Nullable<Text>,
+        pending_address -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    one_time_codes (id) {
+        id -> Text,
+        account_id -> Text,
+        purpose -> Text,
+        code_mac -> Text,
+        attempts -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    backup_codes (account_id, code_mac) {
+        account_id -> Text,
+        code_mac -> Text,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    passkeys (credential_id) {
+        credential_id -> Text,
+        account_id -> Text,
+        name -> Text,
+        credential -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
     }
 }
 
@@ -144,6 +200,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     login_throttle,
     audit_events,
+    totp_credentials,
+    email_otp_destinations,
+    one_time_codes,
+    backup_codes,
+    passkeys,
 );
 
 /// Every table and its columns, in declaration order, for the schema-match test.
@@ -201,7 +262,17 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ),
     (
         "login_flows",
-        &["id", "request", "account_id", "created_at", "expires_at"],
+        &[
+            "id",
+            "request",
+            "account_id",
+            "created_at",
+            "expires_at",
+            "stage",
+            "amr",
+            "session_hash",
+            "webauthn_state",
+        ],
     ),
     (
         "grants",

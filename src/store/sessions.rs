@@ -91,3 +91,21 @@ pub fn delete_expired(conn: &mut DbConnection, now: i64) -> StoreResult<usize> {
             .execute(conn)?,
     )
 }
+
+/// Raises a session after a step-up: new `acr`/`amr` and a fresh `auth_time`.
+pub fn upgrade_session(
+    conn: &mut DbConnection,
+    id_hash: &str,
+    acr: &str,
+    amr: &[String],
+    auth_time: i64,
+) -> StoreResult<()> {
+    diesel::update(browser_sessions::table.find(id_hash))
+        .set((
+            browser_sessions::acr.eq(acr),
+            browser_sessions::amr.eq(to_json_list(amr)),
+            browser_sessions::auth_time.eq(auth_time),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -12,10 +12,10 @@ use crate::web::cookies;
 use crate::web::errors::PageError;
 use crate::web::extractors::ClientIp;
 use crate::web::oidc::redirect;
+use crate::web::second_factor;
 use crate::web::views::login::{LoginView, login_page};
 
-const FLOW_EXPIRED: &str = "This sign-in has expired or was already used. Go back to the application and sign in again. \
-     / このログイン画面は有効期限が切れています。アプリケーションに戻ってやり直してください。";
+use crate::web::second_factor::FLOW_EXPIRED;
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -74,16 +74,12 @@ pub async fn post_login(
         username: form.username.clone(),
         password: form.password,
         ip: client.ip,
+        zone: state.cfg.zones.classify(client),
         previous_session: cookies::session_value(&req, secure),
     };
     let (status, message) = match login::submit_password(&state, attempt).await? {
-        SignInOutcome::SignedIn { session_token, next } => {
-            return Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, next))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .cookie(cookies::session_cookie(session_token, secure, state.settings.tokens.session_ttl))
-                .finish());
-        }
+        SignInOutcome::SignedIn(finished) => return Ok(second_factor::signed_in(&state, finished)),
+        SignInOutcome::NeedSecondFactor { flow_id, entry } => return Ok(second_factor::after_entry(&flow_id, &entry)),
         SignInOutcome::Refused(Refusal::FlowExpired) => return Err(PageError::bad_request(FLOW_EXPIRED)),
         SignInOutcome::Refused(Refusal::WrongCredentials) => (
             StatusCode::UNAUTHORIZED,

@@ -16,7 +16,7 @@ pub fn security_headers() -> DefaultHeaders {
         // No form-action: Chromium applies it to the redirect to the relying party.
         .add((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
         ))
 }
 

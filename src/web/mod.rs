@@ -9,5 +9,7 @@ pub mod health;
 pub mod login;
 pub mod middleware;
 pub mod oidc;
+pub mod passkeys;
 pub mod routes;
+pub mod second_factor;
 pub mod views;

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::domain::client_address::ClientAddress;
 use crate::oidc::authorize::RawAuthorizeParams;
 use crate::oidc::discovery::paths;
 use crate::oidc::error::OAuthError;
@@ -15,6 +16,8 @@ use crate::services::userinfo::{self, UserInfoError};
 use crate::startup::AppState;
 use crate::web::cookies;
 use crate::web::errors::{BearerError, OAuthJsonError, PageError};
+use crate::web::extractors::ClientIp;
+use crate::web::second_factor;
 
 pub async fn get_discovery(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
@@ -33,22 +36,25 @@ pub async fn get_jwks(state: web::Data<AppState>) -> HttpResponse {
 pub async fn get_authorize(
     req: HttpRequest,
     state: web::Data<AppState>,
+    ClientIp(client): ClientIp,
 ) -> Result<HttpResponse, PageError> {
-    authorize(&req, &state, req.query_string().as_bytes()).await
+    authorize(&req, &state, req.query_string().as_bytes(), client).await
 }
 
 pub async fn post_authorize(
     req: HttpRequest,
     state: web::Data<AppState>,
+    ClientIp(client): ClientIp,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    authorize(&req, &state, &body).await
+    authorize(&req, &state, &body, client).await
 }
 
 async fn authorize(
     req: &HttpRequest,
     state: &AppState,
     params: &[u8],
+    client: ClientAddress,
 ) -> Result<HttpResponse, PageError> {
     let raw: RawAuthorizeParams = parse_single_valued(params).map_err(|e| {
         PageError::bad_request(format!(
@@ -56,13 +62,15 @@ async fn authorize(
         ))
     })?;
     let session = cookies::session_value(req, state.cfg.secure_cookies);
-    let outcome = authorization::authorize(state, raw, session).await?;
+    let zone = state.cfg.zones.classify(client);
+    let outcome = authorization::authorize(state, raw, session, zone).await?;
     Ok(match outcome {
         AuthorizeOutcome::Redirect(location) => redirect(StatusCode::FOUND, &location),
         AuthorizeOutcome::SignIn { flow_id } => redirect(
             StatusCode::FOUND,
             &format!("{}?flow={flow_id}", paths::LOGIN),
         ),
+        AuthorizeOutcome::StepUp { flow_id, entry } => second_factor::after_entry(&flow_id, &entry),
         AuthorizeOutcome::Page(message) => return Err(PageError::bad_request(message)),
     })
 }

@@ -5,7 +5,7 @@
 use actix_web::web;
 
 use crate::oidc::discovery::paths;
-use crate::web::{account, health, login, middleware, oidc};
+use crate::web::{account, health, login, middleware, oidc, passkeys, second_factor};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -17,14 +17,81 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(paths::JWKS, web::get().to(oidc::get_jwks))
             .route("/healthz", web::get().to(health::get_healthz))
             .route("/static/style.css", web::get().to(health::get_stylesheet))
+            .route("/static/passkeys.js", web::get().to(passkeys::get_script))
             // anonymous, or session when one exists
             .route(paths::AUTHORIZE, web::get().to(oidc::get_authorize))
             .route(paths::AUTHORIZE, web::post().to(oidc::post_authorize))
             // login-flow
             .route(paths::LOGIN, web::get().to(login::get_login))
             .route(paths::LOGIN, web::post().to(login::post_login))
+            .route(
+                second_factor::PATH,
+                web::get().to(second_factor::get_second_factor),
+            )
+            .route(
+                second_factor::PATH,
+                web::post().to(second_factor::post_second_factor),
+            )
+            .route(
+                "/login/second-factor/email",
+                web::post().to(second_factor::post_send_code),
+            )
+            .route(
+                "/login/passkey/begin",
+                web::post().to(passkeys::post_sign_in_begin),
+            )
+            .route(
+                "/login/passkey/finish",
+                web::post().to(passkeys::post_sign_in_finish),
+            )
             // session
             .route("/account", web::get().to(account::get_account))
+            .route(
+                "/account/totp/setup",
+                web::post().to(account::post_totp_setup),
+            )
+            .route(
+                "/account/totp/confirm",
+                web::post().to(account::post_totp_confirm),
+            )
+            .route(
+                "/account/totp/remove",
+                web::post().to(account::post_totp_remove),
+            )
+            .route("/account/email", web::post().to(account::post_email))
+            .route(
+                "/account/email/confirm",
+                web::post().to(account::post_email_confirm),
+            )
+            .route(
+                "/account/email/remove",
+                web::post().to(account::post_email_remove),
+            )
+            .route(
+                "/account/backup-codes",
+                web::post().to(account::post_backup_codes),
+            )
+            .route(
+                "/account/backup-codes/remove",
+                web::post().to(account::post_backup_codes_remove),
+            )
+            .route("/account/passkeys", web::get().to(passkeys::get_passkeys))
+            .route(
+                "/account/passkeys",
+                web::post().to(passkeys::post_register_finish),
+            )
+            .route(
+                "/account/passkeys/begin",
+                web::post().to(passkeys::post_register_begin),
+            )
+            .route(
+                "/account/passkeys/rename",
+                web::post().to(passkeys::post_rename),
+            )
+            .route(
+                "/account/passkeys/remove",
+                web::post().to(passkeys::post_remove),
+            )
             // client-auth
             .route(paths::TOKEN, web::post().to(oidc::post_token))
             // bearer

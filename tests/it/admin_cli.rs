@@ -48,7 +48,8 @@ impl Cli {
         let out = self.run(&[args, &["--json"]].concat());
         assert!(
             out.status.success(),
-            "{args:?}: {}",
+            "{args:?}: {}: {}",
+            out.status,
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

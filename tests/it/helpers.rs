@@ -14,12 +14,18 @@ use reqwest::header::LOCATION;
 use tempfile::TempDir;
 use uec_idp::clock::OffsetClock;
 use uec_idp::config::Settings;
-use uec_idp::services::accounts::{self, NewAccount};
+use uec_idp::services::accounts::{self, IssuePolicy, NewAccount};
 use uec_idp::services::clients::{self, NewClient};
 use uec_idp::startup::{AppState, Application};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+/// Addresses a test browser can appear from (the server trusts 127.0.0.1 as a proxy and
+/// reads X-Forwarded-For). Requests without the header come from 127.0.0.1: on campus.
+pub const CAMPUS_IP: &str = "130.153.10.20";
+pub const VPN_IP: &str = "157.82.0.10";
+pub const OFF_CAMPUS_IP: &str = "203.0.113.7";
 
 /// Where the tests' PostgreSQL lives, if the suite runs against PostgreSQL.
 pub fn postgres_base_url() -> Option<String> {
@@ -95,8 +101,10 @@ pub struct TestApp {
     pub base: String,
     pub state: web::Data<AppState>,
     pub clock: Arc<OffsetClock>,
-    /// A browser: keeps cookies, does not follow redirects.
+    /// A browser: keeps cookies, does not follow redirects. On campus.
     pub browser: reqwest::Client,
+    /// The browser's cookies, shared by `browser_at` (the same browser, elsewhere).
+    pub jar: Arc<reqwest::cookie::Jar>,
     /// A plain HTTP client for relying-party calls (no cookies).
     pub http: reqwest::Client,
     pub _dir: TempDir,
@@ -120,6 +128,11 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     let base = format!("http://127.0.0.1:{port}");
     copy_keys(&dir.path().join("keys"));
     let mut settings = Settings {
+        network: uec_idp::config::NetworkSettings {
+            campus: vec!["130.153.0.0/16".into(), "127.0.0.0/8".into()],
+            vpn: vec!["157.82.0.0/24".into()],
+            trusted_proxies: vec!["127.0.0.1/32".into()],
+        },
         issuer: base.clone(),
         listen: format!("127.0.0.1:{port}"),
         database_url: db.url.clone(),
@@ -137,15 +150,13 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("app builds");
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
+    let jar = Arc::new(reqwest::cookie::Jar::default());
     TestApp {
         base,
         state,
         clock,
-        browser: reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("browser"),
+        browser: browser_with(&jar, None),
+        jar,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -155,13 +166,84 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
+fn browser_with(jar: &Arc<reqwest::cookie::Jar>, ip: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(ip) = ip {
+        headers.insert("x-forwarded-for", ip.parse().expect("header value"));
+    }
+    reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("browser")
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
+    /// This app seen from the same browser (same cookies), now at `ip`.
+    pub fn at(&self, ip: &str) -> Located<'_> {
+        Located {
+            app: self,
+            browser: browser_with(&self.jar, Some(ip)),
+        }
+    }
+
+    /// Another browser (its own cookies) at `ip`.
+    pub fn stranger_at(&self, ip: &str) -> Located<'_> {
+        Located {
+            app: self,
+            browser: browser_with(&Arc::new(reqwest::cookie::Jar::default()), Some(ip)),
+        }
+    }
+
+    fn on_campus(&self) -> Located<'_> {
+        Located {
+            app: self,
+            browser: self.browser.clone(),
+        }
+    }
+
+    pub async fn authorize(&self, url: &str) -> (StatusCode, String) {
+        self.on_campus().authorize(url).await
+    }
+
+    pub async fn sign_in_through(
+        &self,
+        authorize_url: &str,
+        username: &str,
+        password: &str,
+    ) -> String {
+        self.on_campus()
+            .sign_in_through(authorize_url, username, password)
+            .await
+    }
+
+    pub async fn submit_login(
+        &self,
+        login_path: &str,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.on_campus()
+            .submit_login(login_path, username, password)
+            .await
+    }
+
     /// Issues an account with the test password.
     pub async fn create_account(&self, id: &str, affiliation: &str) {
+        self.issue(id, affiliation, None).await;
+    }
+
+    /// Issues a student account whose notice went to a personal e-mail.
+    pub async fn create_account_with_email(&self, id: &str, email: &str) {
+        self.issue(id, "student", Some(email.to_string())).await;
+    }
+
+    async fn issue(&self, id: &str, affiliation: &str, personal_email: Option<String>) {
         let state = self.state.clone();
         let id = id.to_string();
         let affiliation = affiliation.to_string();
@@ -174,10 +256,11 @@ impl TestApp {
                     name: format!("Test {id}"),
                     affiliation,
                     password: Some(PASSWORD.into()),
+                    personal_email,
                     ..Default::default()
                 },
                 state.clock.now(),
-                90,
+                &IssuePolicy::from_settings(&state.settings),
             )
             .expect("account created");
         })
@@ -204,7 +287,15 @@ impl TestApp {
             secret: registered.client_secret,
         }
     }
+}
 
+/// The app seen from one browser location.
+pub struct Located<'a> {
+    pub app: &'a TestApp,
+    pub browser: reqwest::Client,
+}
+
+impl Located<'_> {
     /// GETs an authorization URL in the browser; returns (status, Location).
     pub async fn authorize(&self, url: &str) -> (StatusCode, String) {
         let r = self
@@ -246,7 +337,7 @@ impl TestApp {
     ) -> reqwest::Response {
         let page = self
             .browser
-            .get(self.url(login_path))
+            .get(self.app.url(login_path))
             .send()
             .await
             .expect("login page");
@@ -259,11 +350,40 @@ impl TestApp {
             ("password", password.to_string()),
         ];
         self.browser
-            .post(self.url("/login"))
+            .post(self.app.url("/login"))
             .form(&form)
             .send()
             .await
             .expect("login post")
+    }
+
+    /// GETs `path` and returns the page's HTML (asserting 200).
+    pub async fn page(&self, path: &str) -> String {
+        let r = self
+            .browser
+            .get(self.app.url(path))
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        r.text().await.expect("html")
+    }
+
+    /// POSTs a form with this browser's CSRF token (read from `csrf_page`).
+    pub async fn post_form(
+        &self,
+        path: &str,
+        csrf_page: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form: Vec<(&str, String)> = vec![("csrf", hidden_field(csrf_page, "csrf"))];
+        form.extend(fields.iter().map(|(k, v)| (*k, v.to_string())));
+        self.browser
+            .post(self.app.url(path))
+            .form(&form)
+            .send()
+            .await
+            .expect("post")
     }
 }
 

@@ -6,4 +6,8 @@ mod helpers;
 mod login;
 mod oidc_code_flow;
 mod oidc_errors;
+mod passkeys;
 mod schema;
+mod second_factor;
+mod smtp_sink;
+mod soft_authenticator;

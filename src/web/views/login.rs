@@ -30,6 +30,11 @@ pub fn login_page(v: &LoginView<'_>) -> Markup {
                 input #password type="password" name="password" autocomplete="current-password" required;
                 button type="submit" { "Sign in / ログイン" }
             }
+            div #passkey data-flow=(v.flow_id) data-csrf=(v.csrf) data-mode="passwordless" {
+                button.secondary type="button" #passkey-button { "Sign in with a passkey / パスキーでログイン" }
+                p.error #passkey-error role="alert" hidden {}
+            }
+            script src="/static/passkeys.js" {}
         },
     )
 }

@@ -4,3 +4,5 @@ pub mod account;
 pub mod error;
 pub mod layout;
 pub mod login;
+pub mod passkeys;
+pub mod second_factor;

@@ -1,0 +1,290 @@
+//! The second step of a sign-in: a code from an authenticator app, an e-mail or the backup
+//! list (one form field, `code`), or a passkey (see `services::passkeys`).
+//!
+//! Guessing is throttled per account (the same counter for every kind of code), e-mail
+//! codes also die after a few wrong tries, and every code is single-use even under
+//! concurrent submission (conditional UPDATEs).
+
+use std::net::IpAddr;
+
+use crate::domain::account::Account;
+use crate::domain::authn::{self, SecondFactor};
+use crate::domain::second_factor::{backup_codes, email_otp, totp};
+use crate::domain::throttle;
+use crate::mail::messages;
+use crate::secrets;
+use crate::services::ServiceError;
+use crate::services::sign_in::{self, FinishContext, Finished};
+use crate::startup::AppState;
+use crate::store::login_flows::{self, FlowStage, LoginFlow};
+use crate::store::second_factors::{self, Methods, OneTimeCode};
+use crate::store::{DbConnection, StoreResult, accounts, throttle as throttle_store, write_tx};
+
+pub const PURPOSE_SIGN_IN: &str = "sign_in";
+pub const PURPOSE_CONFIRM_ADDRESS: &str = "confirm_address";
+
+/// How the second step begins.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// Methods are set up; the person picks one.
+    Ready,
+    /// E-mail is the only way (or the first off-campus access): a code went to `to` (masked).
+    CodeSent { to: String },
+    /// The code could not be sent; the page says so and offers to try again.
+    SendFailed,
+    /// No method and no personal e-mail: sign in from campus or the VPN to set one up.
+    NotSet,
+}
+
+/// The e-mail a sign-in code goes to: the configured destination, or (first off-campus
+/// access with nothing set up) the personal address registered at issue.
+pub fn code_destination(account: &Account, methods: &Methods) -> Option<String> {
+    methods.email.clone().or_else(|| {
+        if methods.any() {
+            None
+        } else {
+            account.personal_email.clone()
+        }
+    })
+}
+
+/// Decides how the second factor will be given and sends an e-mail code when e-mail is the
+/// only way.
+pub async fn enter(
+    state: &AppState,
+    account: &Account,
+    methods: &Methods,
+) -> Result<Entry, ServiceError> {
+    let only_email = !methods.totp && methods.backup_codes_left == 0 && methods.passkeys == 0;
+    if methods.any() && !only_email {
+        return Ok(Entry::Ready);
+    }
+    match code_destination(account, methods) {
+        Some(address) => send_sign_in_code(state, account, &address).await,
+        None => Ok(Entry::NotSet),
+    }
+}
+
+/// Sends a fresh sign-in code (voiding the previous one).
+pub async fn send_sign_in_code(
+    state: &AppState,
+    account: &Account,
+    address: &str,
+) -> Result<Entry, ServiceError> {
+    let code = email_otp::generate_code();
+    let now = state.clock.now();
+    let row = OneTimeCode {
+        id: secrets::new_id(),
+        account_id: account.id.to_string(),
+        purpose: PURPOSE_SIGN_IN.into(),
+        code_mac: code_mac(state, account.id.as_str(), PURPOSE_SIGN_IN, &code),
+        attempts: 0,
+        created_at: now,
+        expires_at: now + email_otp::CODE_TTL_SECS,
+        consumed_at: None,
+    };
+    state
+        .db
+        .write(move |conn| Ok::<_, ServiceError>(second_factors::insert_code(conn, &row)?))
+        .await?;
+    let mail = messages::sign_in_code(account.id.as_str(), &code, email_otp::CODE_TTL_SECS / 60)
+        .to(address);
+    match state.mailer.send(mail).await {
+        Ok(()) => Ok(Entry::CodeSent { to: mask(address) }),
+        Err(e) => {
+            tracing::error!(account = %account.id, error = %e, "sign-in code not sent");
+            Ok(Entry::SendFailed)
+        }
+    }
+}
+
+/// Sends another code for a flow waiting for its second factor ("send me a code").
+pub async fn resend(state: &AppState, flow_id: String) -> Result<Option<Entry>, ServiceError> {
+    let Some((_, account, methods)) = waiting_flow(state, flow_id).await? else {
+        return Ok(None);
+    };
+    match code_destination(&account, &methods) {
+        Some(address) => send_sign_in_code(state, &account, &address).await.map(Some),
+        None => Ok(Some(Entry::NotSet)),
+    }
+}
+
+/// A flow in the second-factor stage, with its account and methods.
+pub async fn waiting_flow(
+    state: &AppState,
+    flow_id: String,
+) -> Result<Option<(LoginFlow, Account, Methods)>, ServiceError> {
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            let Some(flow) = login_flows::find_flow(conn, &flow_id, now)? else {
+                return Ok(None);
+            };
+            let Some(account_id) = flow
+                .account_id
+                .clone()
+                .filter(|_| flow.stage == FlowStage::SecondFactor)
+            else {
+                return Ok(None);
+            };
+            let Some(account) =
+                accounts::find_account(conn, &account_id)?.filter(Account::can_sign_in)
+            else {
+                return Ok(None);
+            };
+            let methods = second_factors::methods(conn, &account_id)?;
+            Ok::<_, ServiceError>(Some((flow, account, methods)))
+        })
+        .await
+}
+
+#[derive(Debug)]
+pub enum CodeOutcome {
+    SignedIn(Finished),
+    WrongCode,
+    Throttled { wait_secs: i64 },
+    FlowExpired,
+}
+
+pub async fn submit_code(
+    state: &AppState,
+    flow_id: String,
+    code: String,
+    ip: IpAddr,
+    previous_session: Option<String>,
+) -> Result<CodeOutcome, ServiceError> {
+    let Some((flow, account, _)) = waiting_flow(state, flow_id).await? else {
+        return Ok(CodeOutcome::FlowExpired);
+    };
+    let now = state.clock.now();
+    let t = state.settings.throttle.clone();
+    let throttle_key = format!("second_factor:{}", account.id);
+    let counts = {
+        let key = throttle_key.clone();
+        state
+            .db
+            .run(move |conn| Ok::<_, ServiceError>(throttle_store::find_counts(conn, &[key])?))
+            .await?
+    };
+    if let Some(wait_secs) = counts
+        .iter()
+        .filter_map(|c| {
+            throttle::wait_secs(
+                c.failures,
+                c.last_failure_at,
+                now,
+                t.account_free_failures,
+                t.window_secs,
+                t.max_delay_secs,
+            )
+        })
+        .max()
+    {
+        return Ok(CodeOutcome::Throttled { wait_secs });
+    }
+    let secret = state.server_secret.clone();
+    let ctx = FinishContext {
+        now,
+        session_ttl: state.settings.tokens.session_ttl,
+        code_ttl: state.settings.tokens.code_ttl,
+        issuer: state.cfg.issuer.clone(),
+        previous_session_hash: previous_session.map(|s| secrets::hash_token(&s)),
+        ip: ip.to_string(),
+    };
+    state
+        .db
+        .run(move |conn| {
+            let factor = write_tx(conn, |conn| {
+                Ok::<_, ServiceError>(check_code(conn, &secret, account.id.as_str(), &code, now)?)
+            })?;
+            let Some(factor) = factor else {
+                write_tx(conn, |conn| {
+                    throttle_store::record_failure(conn, &throttle_key, now, t.window_secs)
+                })?;
+                return Ok(CodeOutcome::WrongCode);
+            };
+            let amr = authn::with_second_factor(&flow.amr, factor);
+            let finished = write_tx(conn, |conn| {
+                throttle_store::clear(conn, &throttle_key)?;
+                sign_in::finish(conn, &flow, &account, amr, &ctx)
+            })?;
+            Ok(finished.map_or(CodeOutcome::FlowExpired, CodeOutcome::SignedIn))
+        })
+        .await
+}
+
+/// Which factor `input` proves, if any, consuming it. Six digits are tried as a TOTP code
+/// and then as the live e-mail code; anything else as a backup code.
+fn check_code(
+    conn: &mut DbConnection,
+    secret: &crate::server_secret::ServerSecret,
+    account_id: &str,
+    input: &str,
+    now: i64,
+) -> StoreResult<Option<SecondFactor>> {
+    if let Some(digits) = email_otp::normalize(input) {
+        if let Some(row) = second_factors::find_totp(conn, account_id)?.filter(|r| r.confirmed) {
+            let seed = secret.open(&totp_purpose(account_id), &row.sealed_secret);
+            match seed {
+                Ok(seed) => {
+                    if let Some(step) = totp::verify(&seed, &digits, now, row.last_step)
+                        && second_factors::advance_totp(conn, account_id, step, true)?
+                    {
+                        return Ok(Some(SecondFactor::Totp));
+                    }
+                }
+                Err(e) => tracing::error!(account_id, error = %e, "TOTP seed cannot be opened"),
+            }
+        }
+        if let Some(code) = second_factors::find_live_code(
+            conn,
+            account_id,
+            PURPOSE_SIGN_IN,
+            now,
+            email_otp::MAX_ATTEMPTS,
+        )? {
+            let mac = secret.mac(&code_purpose(account_id, PURPOSE_SIGN_IN), &digits);
+            if secrets::constant_time_eq(&mac, &code.code_mac) {
+                return Ok(second_factors::consume_code(conn, &code.id, now)?
+                    .then_some(SecondFactor::EmailCode));
+            }
+            second_factors::count_attempt(conn, &code.id)?;
+        }
+        return Ok(None);
+    }
+    if let Some(normalized) = backup_codes::normalize(input) {
+        let mac = secret.mac(&backup_purpose(account_id), &normalized);
+        if second_factors::consume_backup_code(conn, account_id, &mac, now)? {
+            return Ok(Some(SecondFactor::BackupCode));
+        }
+    }
+    Ok(None)
+}
+
+/// The associated data under which an account's TOTP seed is sealed.
+pub fn totp_purpose(account_id: &str) -> String {
+    format!("totp:{account_id}")
+}
+
+pub fn backup_purpose(account_id: &str) -> String {
+    format!("backup-code:{account_id}")
+}
+
+pub fn code_purpose(account_id: &str, purpose: &str) -> String {
+    format!("email-code:{purpose}:{account_id}")
+}
+
+fn code_mac(state: &AppState, account_id: &str, purpose: &str, code: &str) -> String {
+    state
+        .server_secret
+        .mac(&code_purpose(account_id, purpose), code)
+}
+
+/// `taro@example.com` → `t***@example.com`: enough to recognise, not to harvest.
+pub fn mask(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}

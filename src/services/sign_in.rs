@@ -1,0 +1,98 @@
+//! Finishing a sign-in: the one place where a session is created (or raised after a
+//! step-up) and the pending authorization request is answered, whichever factor came last.
+
+use crate::domain::account::Account;
+use crate::domain::authn;
+use crate::secrets;
+use crate::services::ServiceError;
+use crate::services::authorization::{code_redirect, issue_code};
+use crate::store::audit::{self, AuditEvent};
+use crate::store::login_flows::{self, LoginFlow};
+use crate::store::sessions::{self, BrowserSession};
+use crate::store::{DbConnection, throttle as throttle_store};
+
+/// Where a person lands after signing in directly (not from a relying party).
+pub const DEFAULT_LANDING: &str = "/account";
+
+#[derive(Debug)]
+pub struct Finished {
+    /// A new session cookie's value; `None` when an existing session was raised in place.
+    pub session_token: Option<String>,
+    /// Where the browser goes next: the relying party with a code, or the landing page.
+    pub next: String,
+}
+
+/// What finishing needs besides the flow and the account.
+pub struct FinishContext {
+    pub now: i64,
+    pub session_ttl: i64,
+    pub code_ttl: i64,
+    pub issuer: String,
+    /// The session the browser had before, replaced by the new one.
+    pub previous_session_hash: Option<String>,
+    pub ip: String,
+}
+
+/// Ends `flow` with a signed-in browser. Call inside a write transaction. `None` when the
+/// flow was already finished by a concurrent request (each flow signs in at most once).
+pub fn finish(
+    conn: &mut DbConnection,
+    flow: &LoginFlow,
+    account: &Account,
+    amr: Vec<String>,
+    ctx: &FinishContext,
+) -> Result<Option<Finished>, ServiceError> {
+    if !login_flows::delete_flow(conn, &flow.id)? {
+        return Ok(None);
+    }
+    let acr = authn::acr_for(&amr).to_string();
+    let (session, session_token) = match &flow.session_hash {
+        Some(hash) => {
+            sessions::upgrade_session(conn, hash, &acr, &amr, ctx.now)?;
+            let Some((session, _)) = sessions::find_session(conn, hash, ctx.now)? else {
+                return Ok(None);
+            };
+            (session, None)
+        }
+        None => {
+            let token = secrets::new_token();
+            let session = BrowserSession {
+                sid: secrets::new_id(),
+                account_id: account.id.to_string(),
+                auth_time: ctx.now,
+                acr,
+                amr,
+                expires_at: ctx.now + ctx.session_ttl,
+            };
+            // A fresh session id at every sign-in: a planted cookie is never promoted.
+            if let Some(previous) = &ctx.previous_session_hash {
+                sessions::delete_session(conn, previous)?;
+            }
+            sessions::insert_session(conn, &secrets::hash_token(&token), &session, ctx.now)?;
+            (session, Some(token))
+        }
+    };
+    throttle_store::clear(conn, &format!("account:{}", account.id))?;
+    let next = match &flow.request {
+        Some(request) => {
+            let code = issue_code(conn, request, &session, account, ctx.now, ctx.code_ttl)?;
+            code_redirect(request, &code, &ctx.issuer)
+        }
+        None => DEFAULT_LANDING.to_string(),
+    };
+    audit::record(
+        conn,
+        AuditEvent {
+            at: ctx.now,
+            kind: "login_succeeded",
+            account_id: Some(account.id.as_str()),
+            client_id: flow.request.as_ref().map(|r| r.client_id.as_str()),
+            ip: Some(ctx.ip.clone()),
+            detail: Some(session.amr.join(" ")),
+        },
+    )?;
+    Ok(Some(Finished {
+        session_token,
+        next,
+    }))
+}

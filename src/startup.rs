@@ -237,7 +237,8 @@ async fn sweep_expired(state: web::Data<AppState>) {
                 Ok::<_, store::StoreError>(
                     store::sessions::delete_expired(conn, now)?
                         + store::login_flows::delete_expired(conn, now)?
-                        + store::grants::delete_expired_codes(conn, now)?,
+                        + store::grants::delete_expired_codes(conn, now)?
+                        + store::second_factors::delete_dead_codes(conn, now)?,
                 )
             })
             .await;

@@ -65,7 +65,8 @@ pub async fn enter(
     }
 }
 
-/// Sends a fresh sign-in code (voiding the previous one).
+/// Sends a fresh sign-in code (voiding the previous one), unless one went out less than a
+/// minute ago: then that one stands and nothing is sent, so the form cannot flood a mailbox.
 pub async fn send_sign_in_code(
     state: &AppState,
     account: &Account,
@@ -73,8 +74,9 @@ pub async fn send_sign_in_code(
 ) -> Result<Entry, ServiceError> {
     let code = email_otp::generate_code();
     let now = state.clock.now();
+    let code_id = secrets::new_id();
     let row = OneTimeCode {
-        id: secrets::new_id(),
+        id: code_id.clone(),
         account_id: account.id.to_string(),
         purpose: PURPOSE_SIGN_IN.into(),
         code_mac: code_mac(state, account.id.as_str(), PURPOSE_SIGN_IN, &code),
@@ -83,16 +85,40 @@ pub async fn send_sign_in_code(
         expires_at: now + email_otp::CODE_TTL_SECS,
         consumed_at: None,
     };
-    state
+    let sent = state
         .db
-        .write(move |conn| Ok::<_, ServiceError>(second_factors::insert_code(conn, &row)?))
+        .write(move |conn| {
+            // One mail a minute at most: the live code a moment old is still on its way.
+            let live = second_factors::find_live_code(
+                conn,
+                &row.account_id,
+                PURPOSE_SIGN_IN,
+                now,
+                email_otp::MAX_ATTEMPTS,
+            )?;
+            if live.is_some_and(|c| now - c.created_at < email_otp::RESEND_AFTER_SECS) {
+                return Ok(false);
+            }
+            second_factors::insert_code(conn, &row)?;
+            Ok::<_, ServiceError>(true)
+        })
         .await?;
+    if !sent {
+        return Ok(Entry::CodeSent { to: mask(address) });
+    }
     let mail = messages::sign_in_code(account.id.as_str(), &code, email_otp::CODE_TTL_SECS / 60)
         .to(address);
     match state.mailer.send(mail).await {
         Ok(()) => Ok(Entry::CodeSent { to: mask(address) }),
         Err(e) => {
             tracing::error!(account = %account.id, error = %e, "sign-in code not sent");
+            // The code never arrived: void it, so that "send again" really sends.
+            state
+                .db
+                .write(move |conn| {
+                    Ok::<_, ServiceError>(second_factors::consume_code(conn, &code_id, now)?)
+                })
+                .await?;
             Ok(Entry::SendFailed)
         }
     }

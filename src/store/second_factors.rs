@@ -191,6 +191,15 @@ pub fn find_live_code(
         .optional()?)
 }
 
+/// Deletes expired e-mail codes (consumed ones go when they expire: they are few, and
+/// consumed rows cost nothing to keep for ten minutes).
+pub fn delete_dead_codes(conn: &mut DbConnection, now: i64) -> StoreResult<usize> {
+    Ok(
+        diesel::delete(one_time_codes::table.filter(one_time_codes::expires_at.le(now)))
+            .execute(conn)?,
+    )
+}
+
 pub fn count_attempt(conn: &mut DbConnection, id: &str) -> StoreResult<()> {
     diesel::update(one_time_codes::table.find(id))
         .set(one_time_codes::attempts.eq(one_time_codes::attempts + 1))

@@ -438,6 +438,14 @@ async fn a_university_mailbox_cannot_receive_codes_and_a_new_address_is_confirme
     assert!(r.text().await.expect("page").contains("hanako@example.org"));
 }
 
+/// Presses "send a code by e-mail" on the second-factor page at `path`.
+async fn ask_for_a_new_code(who: &Located<'_>, path: &str) -> reqwest::Response {
+    let html = who.page(path).await;
+    let flow = hidden_field(&html, "flow");
+    who.post_form("/login/second-factor/email", &html, &[("flow", &flow)])
+        .await
+}
+
 #[tokio::test]
 async fn the_email_code_travels_through_a_real_smtp_server() {
     let sink = crate::smtp_sink::SmtpSink::start().await;
@@ -454,7 +462,30 @@ async fn the_email_code_travels_through_a_real_smtp_server() {
     let mails = sink.messages();
     assert_eq!(mails.len(), 1, "one message over SMTP");
     assert_eq!(mails[0].rcpt_to, ["taro@example.com"]);
-    let code = crate::smtp_sink::find_code(&mails[0].data).expect("a code in the message");
+    let first = crate::smtp_sink::find_code(&mails[0].data).expect("a code in the message");
+
+    // Asking again at once sends nothing (the code is on its way); a minute later, a new
+    // code replaces the first.
+    assert_eq!(
+        ask_for_a_new_code(&off, &page).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(sink.messages().len(), 1, "no second mail within a minute");
+    app.clock.advance(61);
+    assert_eq!(
+        ask_for_a_new_code(&off, &page).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let mails = sink.messages();
+    assert_eq!(mails.len(), 2);
+    let code = crate::smtp_sink::find_code(&mails[1].data).expect("a code in the message");
+    if code != first {
+        assert_eq!(
+            submit_code(&off, &page, &first).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "the old code is void"
+        );
+    }
     let r = submit_code(&off, &page, &code).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(location(&r).starts_with(REDIRECT));
@@ -476,4 +507,11 @@ async fn a_failed_send_is_told_to_the_person() {
     assert!(page.contains("mail=failed"), "{page}");
     let html = off.page(&page).await;
     assert!(html.contains("could not be sent"), "{html}");
+    // Trying again really tries again (and fails again, told again).
+    let again = ask_for_a_new_code(&off, &page).await;
+    assert!(
+        location(&again).contains("mail=failed"),
+        "{}",
+        location(&again)
+    );
 }

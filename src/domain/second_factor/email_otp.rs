@@ -7,6 +7,8 @@ use crate::secrets::random_bytes;
 pub const CODE_TTL_SECS: i64 = 600;
 /// Wrong guesses before a code is void (a new one must be sent).
 pub const MAX_ATTEMPTS: i64 = 5;
+/// A new code is sent at most once a minute per account.
+pub const RESEND_AFTER_SECS: i64 = 60;
 
 pub fn default_denied_domains() -> Vec<String> {
     vec!["e-l.cc.uec.ac.jp".into(), "gmail-du.cc.uec.ac.jp".into()]

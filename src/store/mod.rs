@@ -193,8 +193,6 @@ impl Db {
     }
 }
 
-static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// One write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock
 /// up front: a deferred transaction that reads first and writes later can fail with
 /// SQLITE_BUSY when another writer commits in between, instead of waiting its turn.
@@ -204,18 +202,6 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<StoreError>,
 {
-    // SQLite has one writer at a time. Writers that find the lock taken wait in SQLite's
-    // busy handler, which sleeps (1, 2, 5, 10 ms...) and leaves the cores idle; queueing on
-    // a mutex instead hands the lock over the moment it is free. One mutex for the process
-    // (a server has one database; tests with several only queue a little more).
-    let _writer = match conn {
-        DbConnection::Sqlite(_) => Some(
-            SQLITE_WRITER
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        ),
-        DbConnection::Postgresql(_) => None,
-    };
     let begun = match conn {
         DbConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")

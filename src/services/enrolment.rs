@@ -60,8 +60,8 @@ fn setup_view(secret: &[u8], account_id: &str) -> TotpSetup {
     }
 }
 
-/// Starts a new authenticator-app set-up. It replaces any earlier app at once (one app per
-/// account; a new set-up is for a new device), and works only after `totp_confirm`.
+/// Starts a new authenticator-app set-up (one app per account: a new set-up is for a new
+/// device). The app in use keeps working until `totp_confirm` proves the new one.
 pub async fn totp_begin(state: &AppState, account: &Account) -> Result<TotpSetup, ServiceError> {
     let secret = totp::generate_secret();
     let now = state.clock.now();
@@ -75,7 +75,7 @@ pub async fn totp_begin(state: &AppState, account: &Account) -> Result<TotpSetup
     };
     state
         .db
-        .write(move |conn| Ok::<_, ServiceError>(second_factors::replace_totp(conn, &row)?))
+        .write(move |conn| Ok::<_, ServiceError>(second_factors::begin_totp(conn, &row)?))
         .await?;
     Ok(setup_view(&secret, account.id.as_str()))
 }
@@ -88,9 +88,9 @@ pub async fn totp_pending(
     let id = account.id.to_string();
     let row = state
         .db
-        .run(move |conn| Ok::<_, ServiceError>(second_factors::find_totp(conn, &id)?))
+        .run(move |conn| Ok::<_, ServiceError>(second_factors::find_pending_totp(conn, &id)?))
         .await?;
-    let Some(row) = row.filter(|r| !r.confirmed) else {
+    let Some(row) = row else {
         return Ok(None);
     };
     let secret = state
@@ -113,7 +113,7 @@ pub async fn totp_confirm(
     state
         .db
         .write(move |conn| {
-            let Some(row) = second_factors::find_totp(conn, &id)?.filter(|r| !r.confirmed) else {
+            let Some(row) = second_factors::find_pending_totp(conn, &id)? else {
                 return Ok(false);
             };
             let seed = secret
@@ -122,7 +122,7 @@ pub async fn totp_confirm(
             let Some(step) = totp::verify(&seed, &code, now, row.last_step) else {
                 return Ok(false);
             };
-            let ok = second_factors::advance_totp(conn, &id, step, true)?;
+            let ok = second_factors::confirm_totp(conn, &id, step)?;
             if ok {
                 record(conn, now, "second_factor_added", &id, "totp")?;
             }

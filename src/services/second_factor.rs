@@ -250,12 +250,12 @@ fn check_code(
     now: i64,
 ) -> StoreResult<Option<SecondFactor>> {
     if let Some(digits) = email_otp::normalize(input) {
-        if let Some(row) = second_factors::find_totp(conn, account_id)?.filter(|r| r.confirmed) {
+        if let Some(row) = second_factors::find_totp(conn, account_id)? {
             let seed = secret.open(&totp_purpose(account_id), &row.sealed_secret);
             match seed {
                 Ok(seed) => {
                     if let Some(step) = totp::verify(&seed, &digits, now, row.last_step)
-                        && second_factors::advance_totp(conn, account_id, step, true)?
+                        && second_factors::advance_totp(conn, account_id, step)?
                     {
                         return Ok(Some(SecondFactor::Totp));
                     }

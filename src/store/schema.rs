@@ -73,10 +73,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    totp_credentials (account_id) {
+    totp_credentials (account_id, confirmed) {
         account_id -> Text,
-        sealed_secret -> Text,
         confirmed -> Bool,
+        sealed_secret -> Text,
         last_step -> BigInt,
         created_at -> BigInt,
     }
@@ -313,6 +313,48 @@ pub const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("login_throttle", &["key", "failures", "last_failure_at"]),
+    (
+        "totp_credentials",
+        &[
+            "account_id",
+            "confirmed",
+            "sealed_secret",
+            "last_step",
+            "created_at",
+        ],
+    ),
+    (
+        "email_otp_destinations",
+        &["account_id", "address", "pending_address", "updated_at"],
+    ),
+    (
+        "one_time_codes",
+        &[
+            "id",
+            "account_id",
+            "purpose",
+            "code_mac",
+            "attempts",
+            "created_at",
+            "expires_at",
+            "consumed_at",
+        ],
+    ),
+    (
+        "backup_codes",
+        &["account_id", "code_mac", "created_at", "used_at"],
+    ),
+    (
+        "passkeys",
+        &[
+            "credential_id",
+            "account_id",
+            "name",
+            "credential",
+            "created_at",
+            "last_used_at",
+        ],
+    ),
     (
         "audit_events",
         &[

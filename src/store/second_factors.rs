@@ -26,12 +26,7 @@ impl Methods {
 }
 
 pub fn methods(conn: &mut DbConnection, account_id: &str) -> StoreResult<Methods> {
-    let totp = totp_credentials::table
-        .find(account_id)
-        .select(totp_credentials::confirmed)
-        .first::<bool>(conn)
-        .optional()?
-        .unwrap_or(false);
+    let totp = find_totp(conn, account_id)?.is_some();
     let email = email_otp_destinations::table
         .find(account_id)
         .select(email_otp_destinations::address)
@@ -67,46 +62,79 @@ pub struct TotpRow {
     pub created_at: i64,
 }
 
-pub fn find_totp(conn: &mut DbConnection, account_id: &str) -> StoreResult<Option<TotpRow>> {
+fn totp_row(
+    conn: &mut DbConnection,
+    account_id: &str,
+    confirmed: bool,
+) -> StoreResult<Option<TotpRow>> {
     Ok(totp_credentials::table
-        .find(account_id)
+        .find((account_id, confirmed))
         .select(TotpRow::as_select())
         .first(conn)
         .optional()?)
 }
 
-/// Replaces any existing TOTP credential (a new set-up starts unconfirmed).
-pub fn replace_totp(conn: &mut DbConnection, row: &TotpRow) -> StoreResult<()> {
-    delete_totp(conn, &row.account_id)?;
+/// The authenticator app in use.
+pub fn find_totp(conn: &mut DbConnection, account_id: &str) -> StoreResult<Option<TotpRow>> {
+    totp_row(conn, account_id, true)
+}
+
+/// A set-up in progress (not yet proven by a code).
+pub fn find_pending_totp(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> StoreResult<Option<TotpRow>> {
+    totp_row(conn, account_id, false)
+}
+
+/// Starts a set-up, replacing an earlier unfinished one; the app in use stays until
+/// `confirm_totp`.
+pub fn begin_totp(conn: &mut DbConnection, row: &TotpRow) -> StoreResult<()> {
+    diesel::delete(totp_credentials::table.find((&row.account_id, false))).execute(conn)?;
     diesel::insert_into(totp_credentials::table)
         .values(row)
         .execute(conn)?;
     Ok(())
 }
 
-/// Records an accepted step; false if a concurrent request already used it or a later one
-/// (the replay guard holds even for two requests in the same instant).
-pub fn advance_totp(
-    conn: &mut DbConnection,
-    account_id: &str,
-    step: i64,
-    confirm: bool,
-) -> StoreResult<bool> {
+/// Makes the pending set-up the app in use, its code's `step` spent; false if a concurrent
+/// request confirmed it first.
+pub fn confirm_totp(conn: &mut DbConnection, account_id: &str, step: i64) -> StoreResult<bool> {
+    let pending = totp_credentials::table
+        .filter(totp_credentials::account_id.eq(account_id))
+        .filter(totp_credentials::confirmed.eq(false))
+        .filter(totp_credentials::last_step.lt(step));
+    if !diesel::select(diesel::dsl::exists(pending)).get_result::<bool>(conn)? {
+        return Ok(false);
+    }
+    diesel::delete(totp_credentials::table.find((account_id, true))).execute(conn)?;
+    let changed = diesel::update(totp_credentials::table.find((account_id, false)))
+        .set((
+            totp_credentials::confirmed.eq(true),
+            totp_credentials::last_step.eq(step),
+        ))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Records a step accepted at sign-in; false if a concurrent request already used it or a
+/// later one (the replay guard holds even for two requests in the same instant).
+pub fn advance_totp(conn: &mut DbConnection, account_id: &str, step: i64) -> StoreResult<bool> {
     let changed = diesel::update(
         totp_credentials::table
             .filter(totp_credentials::account_id.eq(account_id))
+            .filter(totp_credentials::confirmed.eq(true))
             .filter(totp_credentials::last_step.lt(step)),
     )
-    .set((
-        totp_credentials::last_step.eq(step),
-        totp_credentials::confirmed.eq(confirm),
-    ))
+    .set(totp_credentials::last_step.eq(step))
     .execute(conn)?;
     Ok(changed == 1)
 }
 
+/// Removes the app in use and any set-up in progress.
 pub fn delete_totp(conn: &mut DbConnection, account_id: &str) -> StoreResult<()> {
-    diesel::delete(totp_credentials::table.find(account_id)).execute(conn)?;
+    diesel::delete(totp_credentials::table.filter(totp_credentials::account_id.eq(account_id)))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -162,6 +162,41 @@ async fn campus_and_vpn_sign_in_with_a_password_only() {
 }
 
 #[tokio::test]
+async fn a_new_app_replaces_the_old_one_only_once_it_is_confirmed() {
+    let app = spawn_app().await;
+    app.create_account("a1830000", "student").await;
+    let client = app.register_client(|_| {}).await;
+    let campus = sign_in_on_campus(&app, "a1830000").await;
+    let old = set_up_totp(&campus).await;
+    // A set-up started and abandoned leaves the old app working.
+    let account_page = campus.page("/account").await;
+    let r = campus
+        .post_form("/account/totp/setup", &account_page, &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.clock.advance(30);
+    let off = app.stranger_at(OFF_CAMPUS_IP);
+    let page = password_step(&off, &authorize_url(&app, &client.id, &[]), "a1830000").await;
+    let r = submit_code(&off, &page, &totp::code_at(&old, app.clock.now())).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old app still works");
+    // Once a new app is confirmed, the old one's codes are refused.
+    app.clock.advance(30);
+    let new = set_up_totp(&campus).await;
+    assert_ne!(new, old);
+    app.clock.advance(30);
+    let off = app.stranger_at(OFF_CAMPUS_IP);
+    let page = password_step(&off, &authorize_url(&app, &client.id, &[]), "a1830000").await;
+    let r = submit_code(&off, &page, &totp::code_at(&old, app.clock.now())).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the replaced app is gone"
+    );
+    let r = submit_code(&off, &page, &totp::code_at(&new, app.clock.now())).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn off_campus_needs_totp_and_a_code_cannot_be_used_twice() {
     let app = spawn_app().await;
     app.create_account("a1830000", "student").await;

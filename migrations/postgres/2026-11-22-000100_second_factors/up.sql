@@ -1,12 +1,15 @@
 -- Second factors (issue #3). Low-entropy codes are stored as HMACs under the server
 -- secret; TOTP seeds are sealed (AES-256-GCM) under it.
 
+-- At most two rows per account: the app in use (confirmed) and a set-up in progress, which
+-- replaces it only once a right code proves the new app has the secret.
 CREATE TABLE totp_credentials (
-    account_id TEXT PRIMARY KEY NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    confirmed BOOLEAN NOT NULL,
     sealed_secret TEXT NOT NULL,
-    confirmed BOOLEAN NOT NULL,                  -- enabled only after a correct code
     last_step BIGINT NOT NULL,                   -- replay guard: steps at or below are refused
-    created_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, confirmed)
 );
 
 -- The address that receives sign-in codes (one per account), and a pending new one.

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod enrolment;
 pub mod login;
 pub mod passkeys;
+pub mod passwords;
 pub mod second_factor;
 pub mod sessions;
 pub mod sign_in;

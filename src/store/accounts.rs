@@ -128,3 +128,21 @@ pub fn list_accounts(conn: &mut DbConnection) -> StoreResult<Vec<Account>> {
         .map(AccountRow::into_account)
         .collect()
 }
+
+/// Replaces the account's password (a change, a reissue).
+pub fn set_password(
+    conn: &mut DbConnection,
+    account_id: &str,
+    password: &PasswordCredential,
+    now: i64,
+) -> StoreResult<()> {
+    diesel::update(password_credentials::table.find(account_id))
+        .set((
+            password_credentials::hash.eq(&password.hash),
+            password_credentials::kind.eq(password.kind.as_str()),
+            password_credentials::expires_at.eq(password.expires_at),
+            password_credentials::changed_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -186,6 +186,23 @@ pub fn revoke_grant(conn: &mut DbConnection, grant_id: &str, now: i64) -> StoreR
     Ok(())
 }
 
+/// Ends every grant of the account (and so its refresh and access tokens); how many.
+pub fn revoke_all_for_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+    now: i64,
+) -> StoreResult<usize> {
+    let live: Vec<String> = grants::table
+        .filter(grants::account_id.eq(account_id))
+        .filter(grants::revoked_at.is_null())
+        .select(grants::id)
+        .load(conn)?;
+    for id in &live {
+        revoke_grant(conn, id, now)?;
+    }
+    Ok(live.len())
+}
+
 /// A grant that has not been revoked, with its account (for userinfo).
 pub fn find_live_grant(
     conn: &mut DbConnection,

@@ -85,6 +85,21 @@ pub fn delete_session(conn: &mut DbConnection, id_hash: &str) -> StoreResult<()>
     Ok(())
 }
 
+/// Ends every session of the account except `keep` (a session id hash); how many ended.
+pub fn delete_for_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+    keep: Option<&str>,
+) -> StoreResult<usize> {
+    let mine = browser_sessions::table.filter(browser_sessions::account_id.eq(account_id));
+    Ok(match keep {
+        Some(keep) => {
+            diesel::delete(mine.filter(browser_sessions::id_hash.ne(keep))).execute(conn)?
+        }
+        None => diesel::delete(mine).execute(conn)?,
+    })
+}
+
 pub fn delete_expired(conn: &mut DbConnection, now: i64) -> StoreResult<usize> {
     Ok(
         diesel::delete(browser_sessions::table.filter(browser_sessions::expires_at.le(now)))

@@ -94,6 +94,8 @@ pub struct PasswordSettings {
     pub hashing_queue: usize,
     /// Days an initial password is valid after issue.
     pub initial_password_days: i64,
+    /// Days the owner has to change a password found weak at sign-in.
+    pub weak_change_days: i64,
 }
 
 /// Lifetimes, in seconds.
@@ -171,6 +173,7 @@ impl Default for PasswordSettings {
             hashing_threads: 0,
             hashing_queue: 256,
             initial_password_days: 90,
+            weak_change_days: 14,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `uec-idp account create|show|list`.
+//! `uec-idp account create|show|list|flag-password`.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -38,6 +38,14 @@ pub enum AccountCommand {
     },
     /// List every account.
     List,
+    /// Flag the account's password as weak: the owner must change it within --days.
+    FlagPassword {
+        #[arg(long)]
+        id: String,
+        /// Days the owner has to change it (default: passwords.weak_change_days).
+        #[arg(long)]
+        days: Option<i64>,
+    },
 }
 
 pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<(), CliError> {
@@ -91,6 +99,20 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<(), CliError> {
                 .map_err(|e| CliError::Failed(e.to_string()))?
                 .ok_or_else(|| CliError::Failed(format!("no account {id}")))?;
             ctx.print(account_json(&account), || account_line(&account));
+        }
+        AccountCommand::FlagPassword { id, days } => {
+            let days = days.unwrap_or(ctx.settings.passwords.weak_change_days);
+            if !(0..=365).contains(&days) {
+                return Err(CliError::Failed("--days: must be between 0 and 365".into()));
+            }
+            let deadline = accounts::flag_password(&db, &id, days, ctx.clock.now())
+                .map_err(|e| CliError::Failed(e.to_string()))?
+                .ok_or_else(|| CliError::Failed(format!("no account {id}")))?;
+            let date = chrono::DateTime::from_timestamp(deadline, 0)
+                .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+            ctx.print(json!({ "id": id, "change_by": deadline }), || {
+                format!("{id}: password must be changed by {date}")
+            });
         }
         AccountCommand::List => {
             let all = accounts::list_accounts(&db).map_err(|e| CliError::Failed(e.to_string()))?;

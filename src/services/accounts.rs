@@ -169,6 +169,31 @@ pub fn find_account(db: &Db, id: &str) -> Result<Option<Account>, ServiceError> 
     Ok(accounts::find_account(&mut *db.conn()?, id)?)
 }
 
+/// An operator flags the account's password: it must be changed within `days` (the
+/// owner is warned at every sign-in; past the date, sign-in leads only to the change page).
+/// Returns the deadline, or `None` if there is no such account.
+pub fn flag_password(db: &Db, id: &str, days: i64, now: i64) -> Result<Option<i64>, ServiceError> {
+    let mut conn = db.conn()?;
+    let deadline = now + days * 86_400;
+    write_tx(&mut conn, |conn| {
+        if accounts::find_account(conn, id)?.is_none() {
+            return Ok::<_, ServiceError>(None);
+        }
+        accounts::flag_password(conn, id, deadline)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                at: now,
+                kind: "password_flagged",
+                account_id: Some(id),
+                detail: Some(format!("change by {deadline}")),
+                ..Default::default()
+            },
+        )?;
+        Ok(accounts::password_change_by(conn, id)?)
+    })
+}
+
 pub fn list_accounts(db: &Db) -> Result<Vec<Account>, ServiceError> {
     Ok(accounts::list_accounts(&mut *db.conn()?)?)
 }

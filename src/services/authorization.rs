@@ -18,7 +18,7 @@ use crate::store::grants::{self, Grant, IssuedCode};
 use crate::store::login_flows::{self, FlowStage, LoginFlow};
 use crate::store::second_factors::{self, Methods};
 use crate::store::sessions::{self, BrowserSession};
-use crate::store::{DbConnection, StoreResult, clients};
+use crate::store::{DbConnection, StoreResult, accounts, clients};
 
 #[derive(Debug)]
 pub enum AuthorizeOutcome {
@@ -30,6 +30,9 @@ pub enum AuthorizeOutcome {
     StepUp { flow_id: String, entry: Entry },
     /// The request cannot be trusted enough to redirect anywhere.
     Page(String),
+    /// The signed-in person's password is past its change-by date: to the change page,
+    /// and no code for anyone until it is changed.
+    ChangePassword,
 }
 
 /// What the transaction decided; a step-up still has to send its e-mail code afterwards.
@@ -99,6 +102,17 @@ pub async fn authorize(
             if let Some((session, account)) =
                 live.filter(|(s, a)| session_satisfies(&request, s, a, now))
             {
+                if accounts::password_change_by(conn, account.id.as_str())?
+                    .is_some_and(|by| now >= by)
+                {
+                    if request.prompt == Prompt::None {
+                        return refuse(
+                            OAuthErrorCode::InteractionRequired,
+                            "the password must be changed",
+                        );
+                    }
+                    return Ok(Done(AuthorizeOutcome::ChangePassword));
+                }
                 if !needs_mfa || authn::is_multi_factor(&session.amr) {
                     let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
                     return Ok(Done(AuthorizeOutcome::Redirect(code_redirect(

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::authn::{self, AMR_PASSWORD};
 use crate::domain::network_zone::Zone;
+use crate::domain::password;
 use crate::domain::throttle;
 use crate::secrets;
 use crate::services::ServiceError;
@@ -140,7 +141,9 @@ pub async fn submit_password(
         _ => (None, None),
     };
     let phc = credential.as_ref().map(|c| c.hash.clone());
-    let verified = state.hasher.verify(attempt.password, phc).await?;
+    // Kept to judge its strength once it is known to be right.
+    let password = attempt.password;
+    let verified = state.hasher.verify(password.clone(), phc).await?;
 
     let ip = attempt.ip.to_string();
     let (Some(account), Some(credential), true) = (account, credential, verified) else {
@@ -167,16 +170,22 @@ pub async fn submit_password(
     if credential.is_expired(now) {
         return Ok(SignInOutcome::Refused(Refusal::PasswordExpired));
     }
-    after_password(
-        state,
-        flow,
-        account,
-        attempt.zone,
+    let right = RightPassword {
+        password,
+        zone: attempt.zone,
         ip,
-        attempt.previous_session,
-        now,
-    )
-    .await
+        previous_session: attempt.previous_session,
+    };
+    after_password(state, flow, account, right, now).await
+}
+
+/// A password found right, and where it came from.
+struct RightPassword {
+    /// Kept to judge its strength.
+    password: String,
+    zone: Zone,
+    ip: String,
+    previous_session: Option<String>,
 }
 
 /// The password is right: sign in, or move the flow on to its second factor.
@@ -184,11 +193,15 @@ async fn after_password(
     state: &AppState,
     flow: LoginFlow,
     account: Account,
-    zone: Zone,
-    ip: String,
-    previous_session: Option<String>,
+    right: RightPassword,
     now: i64,
 ) -> Result<SignInOutcome, ServiceError> {
+    let RightPassword {
+        password,
+        zone,
+        ip,
+        previous_session,
+    } = right;
     let amr = vec![AMR_PASSWORD.to_string()];
     let ctx = FinishContext {
         now,
@@ -199,12 +212,19 @@ async fn after_password(
         ip,
     };
     let account_id = account.id.to_string();
+    let weak_change_secs = state.settings.passwords.weak_change_days * 86_400;
     let (flow_id, step) = {
         let account = account.clone();
         state
             .db
             .run(move |conn| {
+                // A weak password signs in, but must be changed by a deadline (DOMAIN.md).
+                let weak = password::judge(&password, &account_id, &account.name).is_err();
+                drop(password);
                 write_tx(conn, |conn| {
+                    if weak {
+                        accounts::flag_password(conn, &account_id, now + weak_change_secs)?;
+                    }
                     let client = match &flow.request {
                         Some(request) => clients::find_client(conn, &request.client_id)?,
                         None => None,

@@ -4,11 +4,12 @@
 //! all in one transaction, recorded in the audit log.
 
 use crate::domain::account::Account;
-use crate::domain::password::{PasswordCredential, PasswordKind};
+use crate::domain::password::{self, PasswordCredential, PasswordKind, Weakness};
+use crate::domain::throttle;
 use crate::services::ServiceError;
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::{accounts, grants, sessions};
+use crate::store::{accounts, grants, sessions, throttle as throttle_store};
 
 /// Why the password was replaced, as the audit log names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,5 +79,108 @@ pub async fn replace_password(
             )?;
             Ok::<_, ServiceError>(ended)
         })
+        .await
+}
+
+/// The answer to a change request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Changed(Ended),
+    WrongCurrent,
+    Mismatch,
+    SameAsCurrent,
+    Weak(Weakness),
+    Throttled { wait_secs: i64 },
+}
+
+pub struct ChangeRequest {
+    pub current: String,
+    pub new: String,
+    pub again: String,
+    /// The session making the change (its id hash): it stays signed in.
+    pub session_hash: String,
+}
+
+/// The owner changes the password: the current one must be right (wrong guesses count
+/// against the account like failed sign-ins), the new one typed twice, different, and
+/// strong by the one rule.
+pub async fn change_password(
+    state: &AppState,
+    account: &Account,
+    req: ChangeRequest,
+) -> Result<ChangeOutcome, ServiceError> {
+    let now = state.clock.now();
+    let t = state.settings.throttle.clone();
+    let key = format!("account:{}", account.id);
+    let id = account.id.to_string();
+    let (counts, found) = {
+        let key = key.clone();
+        state
+            .db
+            .run(move |conn| {
+                let counts = throttle_store::find_counts(conn, std::slice::from_ref(&key))?;
+                Ok::<_, ServiceError>((counts, accounts::find_with_password(conn, &id)?))
+            })
+            .await?
+    };
+    let wait = counts
+        .iter()
+        .filter_map(|c| {
+            throttle::wait_secs(
+                c.failures,
+                c.last_failure_at,
+                now,
+                t.account_free_failures,
+                t.window_secs,
+                t.max_delay_secs,
+            )
+        })
+        .max();
+    if let Some(wait_secs) = wait {
+        return Ok(ChangeOutcome::Throttled { wait_secs });
+    }
+    let phc = found.and_then(|(_, credential)| credential).map(|c| c.hash);
+    if !state.hasher.verify(req.current.clone(), phc).await? {
+        state
+            .db
+            .write(move |conn| {
+                Ok::<_, ServiceError>(throttle_store::record_failure(
+                    conn,
+                    &key,
+                    now,
+                    t.window_secs,
+                )?)
+            })
+            .await?;
+        return Ok(ChangeOutcome::WrongCurrent);
+    }
+    if req.new != req.again {
+        return Ok(ChangeOutcome::Mismatch);
+    }
+    if req.new == req.current {
+        return Ok(ChangeOutcome::SameAsCurrent);
+    }
+    if let Err(weakness) = password::judge(&req.new, account.id.as_str(), &account.name) {
+        return Ok(ChangeOutcome::Weak(weakness));
+    }
+    let ended = replace_password(
+        state,
+        account,
+        req.new,
+        PasswordKind::Chosen,
+        None,
+        Some(req.session_hash),
+        Reason::Changed,
+    )
+    .await?;
+    Ok(ChangeOutcome::Changed(ended))
+}
+
+/// The change-by date of the account's password, if it is flagged.
+pub async fn change_by(state: &AppState, account: &Account) -> Result<Option<i64>, ServiceError> {
+    let id = account.id.to_string();
+    state
+        .db
+        .run(move |conn| Ok(accounts::password_change_by(conn, &id)?))
         .await
 }

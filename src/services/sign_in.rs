@@ -9,17 +9,22 @@ use crate::services::authorization::{code_redirect, issue_code};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::login_flows::{self, LoginFlow};
 use crate::store::sessions::{self, BrowserSession};
-use crate::store::{DbConnection, throttle as throttle_store};
+use crate::store::{DbConnection, accounts, throttle as throttle_store};
 
 /// Where a person lands after signing in directly (not from a relying party).
 pub const DEFAULT_LANDING: &str = "/account";
+/// Where a person whose password is past its change-by date goes, instead of anywhere else.
+pub const PASSWORD_CHANGE: &str = "/account/password";
 
 #[derive(Debug)]
 pub struct Finished {
     /// A new session cookie's value; `None` when an existing session was raised in place.
     pub session_token: Option<String>,
-    /// Where the browser goes next: the relying party with a code, or the landing page.
+    /// Where the browser goes next: the relying party with a code, the landing page, or
+    /// the password change page when the password is past its change-by date.
     pub next: String,
+    /// Set when the password must be changed by this date (the person is warned).
+    pub password_change_by: Option<i64>,
 }
 
 /// What finishing needs besides the flow and the account.
@@ -73,7 +78,10 @@ pub fn finish(
         }
     };
     throttle_store::clear(conn, &format!("account:{}", account.id))?;
+    let change_by = accounts::password_change_by(conn, account.id.as_str())?;
     let next = match &flow.request {
+        // Past the deadline, signing in leads only to the change page: no code for anyone.
+        _ if change_by.is_some_and(|by| ctx.now >= by) => PASSWORD_CHANGE.to_string(),
         Some(request) => {
             let code = issue_code(conn, request, &session, account, ctx.now, ctx.code_ttl)?;
             code_redirect(request, &code, &ctx.issuer)
@@ -94,5 +102,6 @@ pub fn finish(
     Ok(Some(Finished {
         session_token,
         next,
+        password_change_by: change_by,
     }))
 }

@@ -142,7 +142,34 @@ pub fn set_password(
             password_credentials::kind.eq(password.kind.as_str()),
             password_credentials::expires_at.eq(password.expires_at),
             password_credentials::changed_at.eq(now),
+            // A change-by deadline ends with the old password.
+            password_credentials::change_by.eq(None::<i64>),
         ))
         .execute(conn)?;
+    Ok(())
+}
+
+/// The date by which the password must be changed, if it is flagged.
+pub fn password_change_by(conn: &mut DbConnection, account_id: &str) -> StoreResult<Option<i64>> {
+    Ok(password_credentials::table
+        .find(account_id)
+        .select(password_credentials::change_by)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Flags the password to be changed by `deadline`; an earlier deadline already set stands.
+pub fn flag_password(conn: &mut DbConnection, account_id: &str, deadline: i64) -> StoreResult<()> {
+    let unflagged_or_later = password_credentials::change_by
+        .is_null()
+        .or(password_credentials::change_by.gt(deadline));
+    diesel::update(
+        password_credentials::table
+            .find(account_id)
+            .filter(unflagged_or_later),
+    )
+    .set(password_credentials::change_by.eq(deadline))
+    .execute(conn)?;
     Ok(())
 }

@@ -23,6 +23,7 @@ diesel::table! {
         kind -> Text,
         expires_at -> Nullable<BigInt>,
         changed_at -> BigInt,
+        change_by -> Nullable<BigInt>,
     }
 }
 
@@ -226,7 +227,14 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ),
     (
         "password_credentials",
-        &["account_id", "hash", "kind", "expires_at", "changed_at"],
+        &[
+            "account_id",
+            "hash",
+            "kind",
+            "expires_at",
+            "changed_at",
+            "change_by",
+        ],
     ),
     (
         "clients",

@@ -11,6 +11,7 @@ use crate::oidc::authorize::RawAuthorizeParams;
 use crate::oidc::discovery::paths;
 use crate::oidc::error::OAuthError;
 use crate::services::authorization::{self, AuthorizeOutcome};
+use crate::services::sign_in::PASSWORD_CHANGE;
 use crate::services::token::{self, PresentedClient, TokenError, TokenForm};
 use crate::services::userinfo::{self, UserInfoError};
 use crate::startup::AppState;
@@ -72,6 +73,7 @@ async fn authorize(
         ),
         AuthorizeOutcome::StepUp { flow_id, entry } => second_factor::after_entry(&flow_id, &entry),
         AuthorizeOutcome::Page(message) => return Err(PageError::bad_request(message)),
+        AuthorizeOutcome::ChangePassword => redirect(StatusCode::FOUND, PASSWORD_CHANGE),
     })
 }
 

@@ -5,7 +5,7 @@
 use actix_web::web;
 
 use crate::oidc::discovery::paths;
-use crate::web::{account, health, login, middleware, oidc, passkeys, second_factor};
+use crate::web::{account, health, login, middleware, oidc, passkeys, password, second_factor};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -75,6 +75,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/account/backup-codes/remove",
                 web::post().to(account::post_backup_codes_remove),
             )
+            .route("/account/password", web::get().to(password::get_password))
+            .route("/account/password", web::post().to(password::post_password))
             .route("/account/passkeys", web::get().to(passkeys::get_passkeys))
             .route(
                 "/account/passkeys",

@@ -7,12 +7,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::services::second_factor::{self, CodeOutcome, Entry};
-use crate::services::sign_in::Finished;
+use crate::services::sign_in::{Finished, PASSWORD_CHANGE};
 use crate::startup::AppState;
 use crate::web::cookies;
 use crate::web::errors::PageError;
 use crate::web::extractors::ClientIp;
 use crate::web::oidc::redirect;
+use crate::web::views::password::weak_password_page;
 use crate::web::views::second_factor::{SecondFactorView, not_set_page, second_factor_page};
 
 pub const PATH: &str = "/login/second-factor";
@@ -40,12 +41,25 @@ pub fn after_entry(flow_id: &str, entry: &Entry) -> HttpResponse {
     )
 }
 
-/// A finished sign-in: set the new session cookie (if any) and go on.
+/// A finished sign-in: set the new session cookie (if any) and go on; when the password
+/// must be changed by a date still ahead, first a page that says so, with a way on.
 pub fn signed_in(state: &AppState, finished: Finished) -> HttpResponse {
-    let mut response = HttpResponse::SeeOther();
-    response
-        .insert_header((header::LOCATION, finished.next))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
+    let warn = finished
+        .password_change_by
+        .filter(|_| finished.next != PASSWORD_CHANGE);
+    let mut response = match warn {
+        Some(_) => {
+            let mut r = HttpResponse::Ok();
+            r.content_type("text/html; charset=utf-8");
+            r
+        }
+        None => {
+            let mut r = HttpResponse::SeeOther();
+            r.insert_header((header::LOCATION, finished.next.clone()));
+            r
+        }
+    };
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
     if let Some(token) = finished.session_token {
         response.cookie(cookies::session_cookie(
             token,
@@ -53,7 +67,10 @@ pub fn signed_in(state: &AppState, finished: Finished) -> HttpResponse {
             state.settings.tokens.session_ttl,
         ));
     }
-    response.finish()
+    match warn {
+        Some(by) => response.body(weak_password_page(by, &finished.next).into_string()),
+        None => response.finish(),
+    }
 }
 
 #[derive(Deserialize)]

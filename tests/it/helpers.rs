@@ -235,16 +235,29 @@ impl TestApp {
 
     /// Issues an account with the test password.
     pub async fn create_account(&self, id: &str, affiliation: &str) {
-        self.issue(id, affiliation, None).await;
+        self.issue(id, affiliation, None, PASSWORD).await;
+    }
+
+    /// Issues a student account with `password` (which may be weak: the operator's choice).
+    pub async fn create_account_with_password(&self, id: &str, password: &str) {
+        self.issue(id, "student", None, password).await;
     }
 
     /// Issues a student account whose notice went to a personal e-mail.
     pub async fn create_account_with_email(&self, id: &str, email: &str) {
-        self.issue(id, "student", Some(email.to_string())).await;
+        self.issue(id, "student", Some(email.to_string()), PASSWORD)
+            .await;
     }
 
-    async fn issue(&self, id: &str, affiliation: &str, personal_email: Option<String>) {
+    async fn issue(
+        &self,
+        id: &str,
+        affiliation: &str,
+        personal_email: Option<String>,
+        password: &str,
+    ) {
         let state = self.state.clone();
+        let password = password.to_string();
         let id = id.to_string();
         let affiliation = affiliation.to_string();
         tokio::task::spawn_blocking(move || {
@@ -255,7 +268,7 @@ impl TestApp {
                     id: id.clone(),
                     name: format!("Test {id}"),
                     affiliation,
-                    password: Some(PASSWORD.into()),
+                    password: Some(password),
                     personal_email,
                     ..Default::default()
                 },

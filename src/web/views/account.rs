@@ -41,6 +41,8 @@ pub fn account_page(v: &AccountView<'_>) -> Markup {
                 dt { "Affiliation" } dd { (v.account.affiliation.as_str()) }
                 dt { "Signed in with" } dd { (v.session.amr.join(", ")) }
             }
+            h2 { "Password / パスワード" }
+            p { a href="/account/password" { "Change the password / パスワードを変更する" } }
             h2 { "Second factor / 2段階認証" }
             @if !m.any() {
                 p.error { "No second factor is set up: you cannot sign in from outside the campus network. / 2段階認証が未設定です。学外からはログインできません。" }

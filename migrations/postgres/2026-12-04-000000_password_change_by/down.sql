@@ -1,0 +1,1 @@
+ALTER TABLE password_credentials DROP COLUMN change_by;

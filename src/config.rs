@@ -25,6 +25,7 @@ const SECTIONS: &[&str] = &[
     "accounts",
     "throttle",
     "second_factor",
+    "lifecycle",
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -46,6 +47,33 @@ pub struct Settings {
     pub accounts: AccountSettings,
     pub throttle: ThrottleSettings,
     pub second_factor: SecondFactorSettings,
+    pub lifecycle: LifecycleSettings,
+}
+
+/// When accounts end (DOMAIN.md "Validity"); periods in calendar months after the end date.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LifecycleSettings {
+    pub grace_months_students: u32,
+    pub grace_months_faculty_staff: u32,
+    /// Non-degree students and limited-term staff.
+    pub grace_months_non_degree: u32,
+    /// Days before deletion when a reminder goes out.
+    pub reminder_days: Vec<i64>,
+    /// Seconds between lifecycle passes inside `serve`; 0 = never (cron runs `lifecycle run`).
+    pub interval_secs: u64,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        Self {
+            grace_months_students: 2,
+            grace_months_faculty_staff: 6,
+            grace_months_non_degree: 0,
+            reminder_days: vec![30, 7],
+            interval_secs: 3600,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -148,6 +176,7 @@ impl Default for Settings {
             accounts: AccountSettings::default(),
             throttle: ThrottleSettings::default(),
             second_factor: SecondFactorSettings::default(),
+            lifecycle: LifecycleSettings::default(),
         }
     }
 }

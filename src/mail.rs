@@ -157,6 +157,17 @@ pub mod messages {
         }
     }
 
+    /// The account will be deleted on `date` (`days` from now): back up and migrate.
+    pub fn deletion_reminder(account: &str, date: &str, days: i64) -> OutgoingMailParts {
+        OutgoingMailParts {
+            subject: "UEC アカウント削除のお知らせ / Your UEC account will be deleted".into(),
+            body: include_str!("../templates/mail/deletion_reminder.txt")
+                .replace("{account}", account)
+                .replace("{date}", date)
+                .replace("{days}", &days.to_string()),
+        }
+    }
+
     /// A code confirming a new e-mail destination for sign-in codes.
     pub fn confirm_address(account: &str, code: &str, minutes: i64) -> OutgoingMailParts {
         OutgoingMailParts {

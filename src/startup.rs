@@ -16,6 +16,7 @@ use crate::hashing::PasswordHasher;
 use crate::mail::Mailer;
 use crate::oidc::keys::KeySet;
 use crate::server_secret::ServerSecret;
+use crate::services::lifecycle::{LifecyclePolicy, run_pass};
 use crate::store::{self, Db};
 use crate::{oidc, web as routes};
 
@@ -172,6 +173,9 @@ impl Application {
         .run();
         tokio::spawn(reload_keys(state.clone()));
         tokio::spawn(sweep_expired(state.clone()));
+        if state.settings.lifecycle.interval_secs > 0 {
+            tokio::spawn(lifecycle_passes(state.clone()));
+        }
         Ok(Application {
             port,
             server,
@@ -226,6 +230,21 @@ fn dir_mtime(dir: &PathBuf) -> Option<SystemTime> {
 }
 
 /// Deletes expired sessions, login flows and codes every ten minutes.
+/// Deletion reminders and deletions, every `lifecycle.interval_secs` (first one a minute
+/// after start, off the start-up path). Reminders are claimed, so restarts resend nothing.
+async fn lifecycle_passes(state: web::Data<AppState>) {
+    let policy = LifecyclePolicy::from_settings(&state.settings);
+    let every = Duration::from_secs(state.settings.lifecycle.interval_secs);
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = run_pass(&state.db, &state.mailer, &policy, state.clock.now()).await {
+            tracing::warn!(error = %e, "lifecycle pass failed");
+        }
+    }
+}
+
 async fn sweep_expired(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {

@@ -5,6 +5,7 @@
 mod accounts;
 mod clients;
 mod keys;
+mod lifecycle;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,9 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Account lifecycle: deletion reminders and deletions.
+    #[command(subcommand)]
+    Lifecycle(lifecycle::LifecycleCommand),
 }
 
 /// What a command failed with; printed as one line on stderr.
@@ -122,6 +126,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Account(cmd) => accounts::run(&ctx, cmd),
         Command::Client(cmd) => clients::run(&ctx, cmd),
         Command::Keys(cmd) => keys::run(&ctx, cmd),
+        Command::Lifecycle(cmd) => lifecycle::run(&ctx, cmd),
     }
 }
 

@@ -4,6 +4,7 @@ pub mod account;
 pub mod authn;
 pub mod client;
 pub mod client_address;
+pub mod lifecycle;
 pub mod network_zone;
 pub mod password;
 pub mod second_factor;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod authorization;
 pub mod clients;
 pub mod enrolment;
+pub mod lifecycle;
 pub mod login;
 pub mod passkeys;
 pub mod passwords;

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod grants;
+pub mod lifecycle;
 pub mod login_flows;
 pub mod schema;
 pub mod second_factors;

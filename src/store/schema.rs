@@ -126,6 +126,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    lifecycle_reminders (account_id, days_before) {
+        account_id -> Text,
+        days_before -> BigInt,
+        sent_at -> BigInt,
+    }
+}
+
+diesel::table! {
     grants (id) {
         id -> Text,
         client_id -> Text,

@@ -375,3 +375,47 @@ fn bad_configuration_stops_start_up_with_one_line_naming_the_key() {
         stderr(&out)
     );
 }
+
+#[test]
+fn lifecycle_run_deletes_accounts_past_their_grace_and_is_idempotent() {
+    let cli = Cli::new();
+    let args = |id: &'static str, until: &'static str| {
+        [
+            "account",
+            "create",
+            "--id",
+            id,
+            "--name",
+            "Old Student",
+            "--affiliation",
+            "student",
+            "--valid-until",
+            until,
+        ]
+    };
+    cli.json(&args("a1530000", "2020-03-31"));
+    cli.json(&args("a1830000", "2099-03-31"));
+    let report = cli.json(&["lifecycle", "run"]);
+    assert_eq!(report["deleted"], 1, "{report}");
+    assert_eq!(
+        cli.json(&["lifecycle", "run"])["deleted"],
+        0,
+        "a second pass deletes nothing"
+    );
+    let old = cli.json(&["account", "show", "--id", "a1530000"]);
+    assert_eq!(
+        (old["status"].as_str(), old["name"].as_str()),
+        (Some("deleted"), Some(""))
+    );
+    assert_eq!(
+        cli.json(&["account", "show", "--id", "a1830000"])["status"],
+        "active"
+    );
+    let again = cli.run(&args("a1530000", "2099-03-31"));
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("never reused"),
+        "{}",
+        stderr(&again)
+    );
+}

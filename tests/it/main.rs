@@ -3,6 +3,7 @@
 mod admin_cli;
 mod discovery;
 mod helpers;
+mod lifecycle;
 mod login;
 mod oidc_code_flow;
 mod oidc_errors;

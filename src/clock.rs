@@ -17,24 +17,28 @@ impl Clock for SystemClock {
     }
 }
 
-/// The system clock plus an adjustable offset, for tests that need time to pass.
-#[derive(Debug, Default)]
+/// A clock for tests: it starts at the system time and moves only when told, so that what
+/// a test checks (a throttle's wait, a code's expiry) does not depend on how fast the
+/// machine runs the test.
+#[derive(Debug)]
 pub struct OffsetClock {
-    offset: AtomicI64,
+    now: AtomicI64,
 }
 
 impl OffsetClock {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+        Arc::new(Self {
+            now: AtomicI64::new(chrono::Utc::now().timestamp()),
+        })
     }
 
     pub fn advance(&self, secs: i64) {
-        self.offset.fetch_add(secs, Ordering::SeqCst);
+        self.now.fetch_add(secs, Ordering::SeqCst);
     }
 }
 
 impl Clock for OffsetClock {
     fn now(&self) -> i64 {
-        chrono::Utc::now().timestamp() + self.offset.load(Ordering::SeqCst)
+        self.now.load(Ordering::SeqCst)
     }
 }

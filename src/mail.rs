@@ -133,6 +133,16 @@ impl Mailer {
     }
 }
 
+/// What an account notice says (by mail, or printed).
+pub struct AccountNotice<'a> {
+    pub account: &'a str,
+    pub name: &'a str,
+    pub password: &'a str,
+    /// The initial password's last day, `YYYY-MM-DD`.
+    pub expires: &'a str,
+    pub issuer: &'a str,
+}
+
 /// The messages uec-idp sends.
 pub mod messages {
     use super::OutgoingMailParts;
@@ -154,6 +164,19 @@ pub mod messages {
                 code,
                 minutes,
             ),
+        }
+    }
+
+    /// The notice of a newly issued account: its ID and initial password.
+    pub fn account_notice(notice: &super::AccountNotice<'_>) -> OutgoingMailParts {
+        OutgoingMailParts {
+            subject: "UEC アカウントのお知らせ / Your UEC account".into(),
+            body: include_str!("../templates/mail/account_notice.txt")
+                .replace("{name}", notice.name)
+                .replace("{account}", notice.account)
+                .replace("{password}", notice.password)
+                .replace("{expires}", notice.expires)
+                .replace("{issuer}", notice.issuer),
         }
     }
 

@@ -1,4 +1,4 @@
-//! `uec-idp account create|show|list|flag-password`.
+//! `uec-idp account create|import|show|list|flag-password`.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -31,6 +31,14 @@ pub enum AccountCommand {
         #[arg(long)]
         allow_nonstandard_id: bool,
     },
+    /// Issue the accounts of a roster (CSV: id,name,affiliation,valid_until,email) and
+    /// their notices: mailed to personal addresses, the rest on printable pages.
+    Import {
+        roster: std::path::PathBuf,
+        /// Where the printable notices go (default: notices-<time>.html here).
+        #[arg(long)]
+        notices: Option<std::path::PathBuf>,
+    },
     /// Show one account.
     Show {
         #[arg(long)]
@@ -49,8 +57,13 @@ pub enum AccountCommand {
 }
 
 pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<(), CliError> {
+    if let AccountCommand::Import { roster, notices } = cmd {
+        return super::import::run(ctx, &roster, notices);
+    }
     let db = ctx.database()?;
     match cmd {
+        // Import opens what it needs itself (a hashing pool per core, the mailer).
+        AccountCommand::Import { .. } => {}
         AccountCommand::Create {
             id,
             name,

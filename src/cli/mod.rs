@@ -4,6 +4,7 @@
 
 mod accounts;
 mod clients;
+mod import;
 mod keys;
 mod lifecycle;
 

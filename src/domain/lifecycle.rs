@@ -97,7 +97,7 @@ mod tests {
     fn grace_depends_on_affiliation_and_the_non_degree_digit() {
         let g = GraceMonths::default();
         // 2027-06-01T00:00+09:00, 2027-10-01T00:00+09:00.
-        let (two, six) = (1_811_775_600, 1_822_489_200);
+        let (two, six) = (1_811_775_600, 1_822_316_400);
         assert_eq!(
             deletion_at(&account("a1830000", Affiliation::Student), g),
             Some(two)

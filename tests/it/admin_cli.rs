@@ -419,3 +419,82 @@ fn lifecycle_run_deletes_accounts_past_their_grace_and_is_idempotent() {
         stderr(&again)
     );
 }
+
+#[test]
+fn account_import_issues_good_rows_reports_bad_ones_and_is_safe_to_run_twice() {
+    let cli = Cli::new();
+    let roster = cli.dir.path().join("roster.csv");
+    std::fs::write(
+        &roster,
+        "id,name,affiliation,valid_until,email\n\
+         a2410001,Chofu Hanako,student,2030-03-31,hanako@example.com\n\
+         a2410002,Chofu Jiro,student,2030-03-31,\n\
+         A24,Bad Id,student,,\n\
+         a2410003,Bad Affiliation,wizard,,\n\
+         a2410004,Too,Many,Columns,x,y\n\
+         a2410005,Bad Date,student,2030-02-30,\n",
+    )
+    .expect("roster");
+    let notices = cli.dir.path().join("notices.html");
+    let args = [
+        "account",
+        "import",
+        roster.to_str().expect("path"),
+        "--notices",
+        notices.to_str().expect("path"),
+        "--json",
+    ];
+    let out = cli.run(&args);
+    assert!(!out.status.success(), "bad rows make a non-zero exit");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(summary["issued"], 2, "{summary}");
+    assert_eq!(
+        (
+            summary["mailed_notices"].as_i64(),
+            summary["printed_notices"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    let err = stderr(&out);
+    for line in ["line 4:", "line 5:", "line 6:", "line 7:"] {
+        assert!(err.contains(line), "{line} in {err}");
+    }
+    let page = std::fs::read_to_string(&notices).expect("printed notices");
+    assert!(
+        page.contains("a2410002") && !page.contains("a2410001"),
+        "paper only for the one without e-mail"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&notices)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert_eq!(
+        cli.json(&["account", "show", "--id", "a2410001"])["personal_email"],
+        "hanako@example.com"
+    );
+
+    let notices2 = cli.dir.path().join("notices2.html");
+    let args = [
+        "account",
+        "import",
+        roster.to_str().expect("path"),
+        "--notices",
+        notices2.to_str().expect("path"),
+        "--json",
+    ];
+    let summary: serde_json::Value = serde_json::from_slice(&cli.run(&args).stdout).expect("json");
+    assert_eq!(
+        (
+            summary["issued"].as_i64(),
+            summary["already_issued"].as_i64()
+        ),
+        (Some(0), Some(2)),
+        "{summary}"
+    );
+    assert!(!notices2.exists(), "no notices for nothing new");
+}

@@ -6,5 +6,6 @@ pub mod client;
 pub mod client_address;
 pub mod network_zone;
 pub mod password;
+pub mod reissue;
 pub mod second_factor;
 pub mod throttle;

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clients;
 pub mod grants;
 pub mod login_flows;
+pub mod reissue;
 pub mod schema;
 pub mod second_factors;
 pub mod sessions;

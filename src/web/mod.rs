@@ -10,6 +10,7 @@ pub mod login;
 pub mod middleware;
 pub mod oidc;
 pub mod passkeys;
+pub mod reissue;
 pub mod routes;
 pub mod second_factor;
 pub mod views;

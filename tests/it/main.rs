@@ -7,6 +7,7 @@ mod login;
 mod oidc_code_flow;
 mod oidc_errors;
 mod passkeys;
+mod reissue;
 mod schema;
 mod second_factor;
 mod smtp_sink;

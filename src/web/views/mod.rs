@@ -5,4 +5,5 @@ pub mod error;
 pub mod layout;
 pub mod login;
 pub mod passkeys;
+pub mod reissue;
 pub mod second_factor;

@@ -203,6 +203,19 @@ pub mod messages {
             ),
         }
     }
+
+    /// A password-update key for an online reissue.
+    pub fn reissue_key(account: &str, key: &str, minutes: i64) -> OutgoingMailParts {
+        OutgoingMailParts {
+            subject: "UEC IdP パスワード更新キー / Password-update key".into(),
+            body: fill(
+                include_str!("../templates/mail/reissue_key.txt"),
+                account,
+                key,
+                minutes,
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -224,6 +237,10 @@ mod tests {
         assert!(!m.body.contains('{'), "every placeholder filled");
         let m = messages::confirm_address("a2010001", "654321", 10);
         assert!(m.body.contains("654321") && !m.body.contains('{'));
+        let m = messages::reissue_key("a2010001", "12345678", 30);
+        assert!(m.body.contains("    12345678\n"));
+        assert!(m.body.contains("30 分間") && m.body.contains("30 minutes"));
+        assert!(m.body.contains("your password is unchanged") && !m.body.contains('{'));
     }
 
     #[tokio::test]

@@ -229,7 +229,6 @@ fn dir_mtime(dir: &PathBuf) -> Option<SystemTime> {
     std::fs::metadata(dir).and_then(|m| m.modified()).ok()
 }
 
-/// Deletes expired sessions, login flows and codes every ten minutes.
 /// Deletion reminders and deletions, every `lifecycle.interval_secs` (first one a minute
 /// after start, off the start-up path). Reminders are claimed, so restarts resend nothing.
 async fn lifecycle_passes(state: web::Data<AppState>) {
@@ -245,6 +244,7 @@ async fn lifecycle_passes(state: web::Data<AppState>) {
     }
 }
 
+/// Deletes expired sessions, login flows, codes and pending reissues every ten minutes.
 async fn sweep_expired(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -257,7 +257,8 @@ async fn sweep_expired(state: web::Data<AppState>) {
                     store::sessions::delete_expired(conn, now)?
                         + store::login_flows::delete_expired(conn, now)?
                         + store::grants::delete_expired_codes(conn, now)?
-                        + store::second_factors::delete_dead_codes(conn, now)?,
+                        + store::second_factors::delete_dead_codes(conn, now)?
+                        + store::reissue::delete_expired(conn, now)?,
                 )
             })
             .await;

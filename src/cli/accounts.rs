@@ -1,4 +1,4 @@
-//! `uec-idp account create|import|show|list|flag-password`.
+//! `uec-idp account create|import|show|list|flag-password|reissue-password`.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -6,6 +6,7 @@ use serde_json::json;
 use super::{CliError, Context};
 use crate::domain::account::Account;
 use crate::services::accounts::{self, NewAccount};
+use crate::services::reissue;
 use crate::startup;
 
 #[derive(Subcommand, Debug)]
@@ -53,6 +54,15 @@ pub enum AccountCommand {
         /// Days the owner has to change it (default: passwords.weak_change_days).
         #[arg(long)]
         days: Option<i64>,
+    },
+    /// Desk reissue (the ID card was checked): prints a temporary password, valid 30 days
+    /// or the shorter --expires-in; ends every session and sign-in of the account.
+    ReissuePassword {
+        #[arg(long)]
+        id: String,
+        /// Days the temporary password stays valid (1-30, default 30).
+        #[arg(long, value_name = "DAYS", allow_negative_numbers = true)]
+        expires_in: Option<i64>,
     },
 }
 
@@ -126,6 +136,31 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<(), CliError> {
             ctx.print(json!({ "id": id, "change_by": deadline }), || {
                 format!("{id}: password must be changed by {date}")
             });
+        }
+        AccountCommand::ReissuePassword { id, expires_in } => {
+            let mut settings = ctx.settings.clone();
+            settings.passwords.hashing_threads = 1;
+            let hasher = startup::hashing_pool(&settings, &ctx.cfg)?;
+            let done = reissue::reissue_at_desk(&db, &hasher, &id, expires_in, ctx.clock.now())
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+            let expires = chrono::DateTime::from_timestamp(done.expires_at, 0)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            ctx.print(
+                json!({
+                    "id": done.account.id.as_str(),
+                    "temporary_password": done.password,
+                    "password_expires_at": done.expires_at,
+                    "sessions_ended": done.ended.sessions,
+                    "grants_revoked": done.ended.grants,
+                }),
+                || {
+                    format!(
+                        "reissued {}\ntemporary password: {}\nexpires: {expires}\n{} sessions and {} grants ended",
+                        done.account.id, done.password, done.ended.sessions, done.ended.grants
+                    )
+                },
+            );
         }
         AccountCommand::List => {
             let all = accounts::list_accounts(&db).map_err(|e| CliError::Failed(e.to_string()))?;

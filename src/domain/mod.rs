@@ -7,5 +7,6 @@ pub mod client_address;
 pub mod lifecycle;
 pub mod network_zone;
 pub mod password;
+pub mod reissue;
 pub mod second_factor;
 pub mod throttle;

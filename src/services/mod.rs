@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod login;
 pub mod passkeys;
 pub mod passwords;
+pub mod reissue;
 pub mod second_factor;
 pub mod sessions;
 pub mod sign_in;

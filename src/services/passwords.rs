@@ -9,7 +9,9 @@ use crate::domain::throttle;
 use crate::services::ServiceError;
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::{accounts, grants, sessions, throttle as throttle_store};
+use crate::store::{
+    DbConnection, StoreResult, accounts, grants, sessions, throttle as throttle_store,
+};
 
 /// Why the password was replaced, as the audit log names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,25 +61,14 @@ pub async fn replace_password(
                 kind,
                 expires_at,
             };
-            accounts::set_password(conn, &id, &credential, now)?;
-            let ended = Ended {
-                sessions: sessions::delete_for_account(conn, &id, keep_session.as_deref())?,
-                grants: grants::revoke_all_for_account(conn, &id, now)?,
-            };
-            audit::record(
+            Ok::<_, ServiceError>(store_password(
                 conn,
-                AuditEvent {
-                    at: now,
-                    kind: reason.audit_kind(),
-                    account_id: Some(&id),
-                    detail: Some(format!(
-                        "{} sessions and {} grants ended",
-                        ended.sessions, ended.grants
-                    )),
-                    ..Default::default()
-                },
-            )?;
-            Ok::<_, ServiceError>(ended)
+                &id,
+                &credential,
+                keep_session.as_deref(),
+                reason,
+                now,
+            )?)
         })
         .await
 }
@@ -183,4 +174,37 @@ pub async fn change_by(state: &AppState, account: &Account) -> Result<Option<i64
         .db
         .run(move |conn| Ok(accounts::password_change_by(conn, &id)?))
         .await
+}
+
+/// The synchronous core of every password replacement, in the caller's write transaction:
+/// store the (already hashed) credential, end the sessions but `keep_session`, revoke every
+/// grant, record it. Used as is where the hash exists already (an online reissue holds it
+/// until its key is entered) or where there is no executor (the desk reissue command).
+pub fn store_password(
+    conn: &mut DbConnection,
+    account_id: &str,
+    credential: &PasswordCredential,
+    keep_session: Option<&str>,
+    reason: Reason,
+    now: i64,
+) -> StoreResult<Ended> {
+    accounts::set_password(conn, account_id, credential, now)?;
+    let ended = Ended {
+        sessions: sessions::delete_for_account(conn, account_id, keep_session)?,
+        grants: grants::revoke_all_for_account(conn, account_id, now)?,
+    };
+    audit::record(
+        conn,
+        AuditEvent {
+            at: now,
+            kind: reason.audit_kind(),
+            account_id: Some(account_id),
+            detail: Some(format!(
+                "{} sessions and {} grants ended",
+                ended.sessions, ended.grants
+            )),
+            ..Default::default()
+        },
+    )?;
+    Ok(ended)
 }

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod grants;
 pub mod lifecycle;
 pub mod login_flows;
+pub mod reissue;
 pub mod schema;
 pub mod second_factors;
 pub mod sessions;

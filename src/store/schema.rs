@@ -191,6 +191,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_reissues (id) {
+        id -> Text,
+        account_id -> Text,
+        key_mac -> Text,
+        password_hash -> Text,
+        weakness -> Nullable<Text>,
+        attempts -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(password_credentials -> accounts (account_id));
 diesel::joinable!(browser_sessions -> accounts (account_id));
 diesel::joinable!(grants -> accounts (account_id));
@@ -214,6 +228,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     one_time_codes,
     backup_codes,
     passkeys,
+    password_reissues,
 );
 
 /// Every table and its columns, in declaration order, for the schema-match test.
@@ -369,6 +384,20 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "credential",
             "created_at",
             "last_used_at",
+        ],
+    ),
+    (
+        "password_reissues",
+        &[
+            "id",
+            "account_id",
+            "key_mac",
+            "password_hash",
+            "weakness",
+            "attempts",
+            "created_at",
+            "expires_at",
+            "consumed_at",
         ],
     ),
     (

@@ -45,6 +45,7 @@ pub async fn get_login(
         &flow_id,
         &username,
         None,
+        false,
     ))
 }
 
@@ -77,23 +78,26 @@ pub async fn post_login(
         zone: state.cfg.zones.classify(client),
         previous_session: cookies::session_value(&req, secure),
     };
-    let (status, message) = match login::submit_password(&state, attempt).await? {
+    let (status, message, expired) = match login::submit_password(&state, attempt).await? {
         SignInOutcome::SignedIn(finished) => return Ok(second_factor::signed_in(&state, finished)),
         SignInOutcome::NeedSecondFactor { flow_id, entry } => return Ok(second_factor::after_entry(&flow_id, &entry)),
         SignInOutcome::Refused(Refusal::FlowExpired) => return Err(PageError::bad_request(FLOW_EXPIRED)),
         SignInOutcome::Refused(Refusal::WrongCredentials) => (
             StatusCode::UNAUTHORIZED,
             "The account ID or password is incorrect. / アカウントIDまたはパスワードが違います。".to_string(),
+            false,
         ),
         SignInOutcome::Refused(Refusal::Throttled { wait_secs }) => (
             StatusCode::TOO_MANY_REQUESTS,
             format!(
                 "Too many failed attempts. Wait {wait_secs} seconds and try again. / 失敗が続いたため、{wait_secs} 秒待ってから再度お試しください。"
             ),
+            false,
         ),
         SignInOutcome::Refused(Refusal::PasswordExpired) => (
             StatusCode::FORBIDDEN,
-            "Your password has expired. Reissue it (online, or at the ITC desk with your ID card). / パスワードの有効期限が切れています。パスワードを再発行してください。".to_string(),
+            "Your password has expired. Reissue it online, or at the ITC desk with your student/staff ID card. / パスワードの有効期限が切れています。パスワードを再発行してください。".to_string(),
+            true,
         ),
     };
     Ok(render(
@@ -103,6 +107,7 @@ pub async fn post_login(
         &form.flow,
         &form.username,
         Some(&message),
+        expired,
     ))
 }
 
@@ -113,6 +118,7 @@ fn render(
     flow_id: &str,
     username: &str,
     error: Option<&str>,
+    expired: bool,
 ) -> HttpResponse {
     let (csrf, new_cookie) = cookies::csrf_token(req, state.cfg.secure_cookies);
     let page = login_page(&LoginView {
@@ -120,6 +126,7 @@ fn render(
         csrf: &csrf,
         username,
         error,
+        expired,
     });
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));

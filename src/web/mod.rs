@@ -11,6 +11,7 @@ pub mod middleware;
 pub mod oidc;
 pub mod passkeys;
 pub mod password;
+pub mod reissue;
 pub mod routes;
 pub mod second_factor;
 pub mod views;

@@ -5,7 +5,9 @@
 use actix_web::web;
 
 use crate::oidc::discovery::paths;
-use crate::web::{account, health, login, middleware, oidc, passkeys, password, second_factor};
+use crate::web::{
+    account, health, login, middleware, oidc, passkeys, password, reissue, second_factor,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -21,6 +23,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             // anonymous, or session when one exists
             .route(paths::AUTHORIZE, web::get().to(oidc::get_authorize))
             .route(paths::AUTHORIZE, web::post().to(oidc::post_authorize))
+            // anonymous, with the CSRF cookie on every form
+            .route(reissue::PATH, web::get().to(reissue::get_reissue))
+            .route(reissue::PATH, web::post().to(reissue::post_reissue))
+            .route(reissue::KEY_PATH, web::post().to(reissue::post_key))
             // login-flow
             .route(paths::LOGIN, web::get().to(login::get_login))
             .route(paths::LOGIN, web::post().to(login::post_login))

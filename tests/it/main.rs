@@ -9,6 +9,7 @@ mod oidc_code_flow;
 mod oidc_errors;
 mod passkeys;
 mod password;
+mod reissue;
 mod schema;
 mod second_factor;
 mod smtp_sink;

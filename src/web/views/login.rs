@@ -10,6 +10,8 @@ pub struct LoginView<'a> {
     pub csrf: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// The error is an expired password: point to the reissue page.
+    pub expired: bool,
 }
 
 pub fn login_page(v: &LoginView<'_>) -> Markup {
@@ -18,7 +20,12 @@ pub fn login_page(v: &LoginView<'_>) -> Markup {
         html! {
             h1 { "Sign in / ログイン" }
             @if let Some(e) = v.error {
-                p.error role="alert" { (e) }
+                p.error role="alert" {
+                    (e)
+                    @if v.expired {
+                        " " a href="/reissue" { "Reissue online / オンラインで再発行" }
+                    }
+                }
             }
             form method="post" action="/login" {
                 input type="hidden" name="flow" value=(v.flow_id);
@@ -30,6 +37,7 @@ pub fn login_page(v: &LoginView<'_>) -> Markup {
                 input #password type="password" name="password" autocomplete="current-password" required;
                 button type="submit" { "Sign in / ログイン" }
             }
+            p { a href="/reissue" { "Forgot your password? / パスワードを忘れた場合" } }
             div #passkey data-flow=(v.flow_id) data-csrf=(v.csrf) data-mode="passwordless" {
                 button.secondary type="button" #passkey-button { "Sign in with a passkey / パスキーでログイン" }
                 p.error #passkey-error role="alert" hidden {}
@@ -50,6 +58,7 @@ mod tests {
             csrf: "tok",
             username: "a1830000\"><x",
             error: Some("bad"),
+            expired: true,
         })
         .into_string();
         for needle in [
@@ -57,6 +66,7 @@ mod tests {
             r#"name="password""#,
             r#"name="csrf" value="tok""#,
             r#"name="flow" value="f1""#,
+            r#"href="/reissue""#,
         ] {
             assert!(page.contains(needle), "{needle}");
         }

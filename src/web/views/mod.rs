@@ -6,4 +6,5 @@ pub mod layout;
 pub mod login;
 pub mod passkeys;
 pub mod password;
+pub mod reissue;
 pub mod second_factor;

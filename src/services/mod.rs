@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod authorization;
 pub mod clients;
+pub mod compliance;
 pub mod enrolment;
 pub mod login;
 pub mod passkeys;

@@ -12,6 +12,7 @@ use crate::oidc::authorize::{
 use crate::oidc::error::{OAuthError, OAuthErrorCode};
 use crate::secrets;
 use crate::services::ServiceError;
+use crate::services::access;
 use crate::services::second_factor::{self, Entry};
 use crate::startup::AppState;
 use crate::store::grants::{self, Grant, IssuedCode};
@@ -30,6 +31,9 @@ pub enum AuthorizeOutcome {
     StepUp { flow_id: String, entry: Entry },
     /// The request cannot be trusted enough to redirect anywhere.
     Page(String),
+    /// The relying party does not admit the signed-in account: our own page (a local
+    /// path) says why; no code is issued.
+    Refused(String),
 }
 
 /// What the transaction decided; a step-up still has to send its e-mail code afterwards.
@@ -99,6 +103,16 @@ pub async fn authorize(
             if let Some((session, account)) =
                 live.filter(|(s, a)| session_satisfies(&request, s, a, now))
             {
+                // Before any step-up: a second factor would not change the answer.
+                if let Some(path) = access::check(conn, &request, &account, now, None)? {
+                    if request.prompt == Prompt::None {
+                        return refuse(
+                            OAuthErrorCode::AccessDenied,
+                            "the account is not admitted to this application",
+                        );
+                    }
+                    return Ok(Done(AuthorizeOutcome::Refused(path)));
+                }
                 if !needs_mfa || authn::is_multi_factor(&session.amr) {
                     let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
                     return Ok(Done(AuthorizeOutcome::Redirect(code_redirect(

@@ -5,6 +5,7 @@ use crate::domain::account::Account;
 use crate::domain::authn;
 use crate::secrets;
 use crate::services::ServiceError;
+use crate::services::access;
 use crate::services::authorization::{code_redirect, issue_code};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::login_flows::{self, LoginFlow};
@@ -18,7 +19,8 @@ pub const DEFAULT_LANDING: &str = "/account";
 pub struct Finished {
     /// A new session cookie's value; `None` when an existing session was raised in place.
     pub session_token: Option<String>,
-    /// Where the browser goes next: the relying party with a code, or the landing page.
+    /// Where the browser goes next: the relying party with a code, the landing page, or
+    /// the local refusal page when the relying party does not admit the account.
     pub next: String,
 }
 
@@ -75,8 +77,14 @@ pub fn finish(
     throttle_store::clear(conn, &format!("account:{}", account.id))?;
     let next = match &flow.request {
         Some(request) => {
-            let code = issue_code(conn, request, &session, account, ctx.now, ctx.code_ttl)?;
-            code_redirect(request, &code, &ctx.issuer)
+            match access::check(conn, request, account, ctx.now, Some(ctx.ip.clone()))? {
+                // Signed in all the same: the account pages are where a restriction is fixed.
+                Some(refused) => refused,
+                None => {
+                    let code = issue_code(conn, request, &session, account, ctx.now, ctx.code_ttl)?;
+                    code_redirect(request, &code, &ctx.issuer)
+                }
+            }
         }
         None => DEFAULT_LANDING.to_string(),
     };

@@ -41,7 +41,7 @@ enum Decided {
     Done(AuthorizeOutcome),
     StepUp {
         flow_id: String,
-        account: Account,
+        account: Box<Account>,
         methods: Methods,
     },
 }
@@ -137,7 +137,7 @@ pub async fn authorize(
                 let methods = second_factors::methods(conn, account.id.as_str())?;
                 return Ok(Decided::StepUp {
                     flow_id: flow.id,
-                    account,
+                    account: Box::new(account),
                     methods,
                 });
             }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{CliError, Context};
 use crate::domain::account::Account;
-use crate::services::accounts::{self, NewAccount};
+use crate::services::accounts::{self, AccountDetails, NewAccount};
 use crate::services::reissue;
 use crate::startup;
 
@@ -31,6 +31,12 @@ pub enum AccountCommand {
         /// Issue an ID outside the canonical form (one letter and 7 digits).
         #[arg(long)]
         allow_nonstandard_id: bool,
+        /// The e-mail alias name@uec.ac.jp (unique across all accounts).
+        #[arg(long, value_name = "ALIAS")]
+        email_alias: Option<String>,
+        /// Progression: the old account this one succeeds; its alias moves here.
+        #[arg(long, value_name = "OLD_ID")]
+        previous: Option<String>,
     },
     /// Issue the accounts of a roster (CSV: id,name,affiliation,valid_until,email) and
     /// their notices: mailed to personal addresses, the rest on printable pages.
@@ -82,6 +88,8 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<(), CliError> {
             password,
             valid_until,
             allow_nonstandard_id,
+            email_alias,
+            previous,
         } => {
             let mut settings = ctx.settings.clone();
             // One hashing thread is plenty for one account.
@@ -95,6 +103,8 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<(), CliError> {
                 personal_email: email,
                 password,
                 valid_until,
+                email_alias,
+                previous,
             };
             let created = accounts::create_account(
                 &db,
@@ -118,10 +128,12 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<(), CliError> {
             });
         }
         AccountCommand::Show { id } => {
-            let account = accounts::find_account(&db, &id)
+            let details = accounts::show_account(&db, &id)
                 .map_err(|e| CliError::Failed(e.to_string()))?
                 .ok_or_else(|| CliError::Failed(format!("no account {id}")))?;
-            ctx.print(account_json(&account), || account_line(&account));
+            let mut value = account_json(&details.account);
+            value["successors"] = json!(details.successors);
+            ctx.print(value, || show_text(&details));
         }
         AccountCommand::FlagPassword { id, days } => {
             let days = days.unwrap_or(ctx.settings.passwords.weak_change_days);
@@ -184,7 +196,41 @@ fn account_json(a: &Account) -> serde_json::Value {
         "valid_until": a.valid_until,
         "status": a.status.as_str(),
         "created_at": a.created_at,
+        "previous": a.previous_account_id.as_ref().map(|p| p.as_str()),
+        "pledge_completed_at": a.pledge_completed_at,
+        "infoss_completed_at": a.infoss_completed_at,
     })
+}
+
+fn show_text(d: &AccountDetails) -> String {
+    let a = &d.account;
+    let date = |t: Option<i64>| t.map_or_else(|| "-".to_string(), jst_date);
+    let mut lines = vec![
+        format!("id:              {}", a.id),
+        format!("name:            {}", a.name),
+        format!("affiliation:     {}", a.affiliation.as_str()),
+        format!("status:          {}", a.status.as_str()),
+        format!("valid until:     {}", date(a.valid_until.map(|t| t - 1))),
+        format!(
+            "e-mail alias:    {}",
+            a.email_alias.as_deref().unwrap_or("-")
+        ),
+        format!("pledge:          {}", date(a.pledge_completed_at)),
+        format!("INFOSS:          {}", date(a.infoss_completed_at)),
+    ];
+    if let Some(p) = &a.previous_account_id {
+        lines.push(format!("previous:        {p}"));
+    }
+    if !d.successors.is_empty() {
+        lines.push(format!("successors:      {}", d.successors.join(", ")));
+    }
+    lines.join("\n")
+}
+
+/// A Unix time as its date in Japan.
+fn jst_date(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t + 9 * 3600, 0)
+        .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d").to_string())
 }
 
 fn account_line(a: &Account) -> String {

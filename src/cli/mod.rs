@@ -4,6 +4,7 @@
 
 mod accounts;
 mod clients;
+mod compliance;
 mod import;
 mod keys;
 mod lifecycle;
@@ -48,6 +49,9 @@ enum Command {
     /// Register and list relying parties.
     #[command(subcommand)]
     Client(clients::ClientCommand),
+    /// Record pledge and INFOSS completions.
+    #[command(subcommand)]
+    Compliance(compliance::ComplianceCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -126,6 +130,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Account(cmd) => accounts::run(&ctx, cmd),
         Command::Client(cmd) => clients::run(&ctx, cmd),
+        Command::Compliance(cmd) => compliance::run(&ctx, cmd),
         Command::Keys(cmd) => keys::run(&ctx, cmd),
         Command::Lifecycle(cmd) => lifecycle::run(&ctx, cmd),
     }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::domain::compliance::ComplianceRecord;
+
 /// A UEC account ID. Canonical form `^[a-z][0-9]{7}$` (the first letter of the romanised
 /// name, then the student number or the staff-card number without its last digit). The
 /// ITC allows exceptions, so [`AccountId::parse_nonstandard`] admits other lower-case IDs
@@ -143,7 +145,12 @@ pub struct Account {
     /// End date (graduation, retirement) as Unix seconds; `None` = open-ended.
     pub valid_until: Option<i64>,
     pub status: AccountStatus,
+    /// Issue time; also the activation that starts the compliance period.
     pub created_at: i64,
+    /// The account this one succeeds after a progression (student -> graduate, ...).
+    pub previous_account_id: Option<AccountId>,
+    pub pledge_completed_at: Option<i64>,
+    pub infoss_completed_at: Option<i64>,
 }
 
 impl Account {
@@ -152,6 +159,15 @@ impl Account {
         match &self.email_alias {
             Some(alias) => alias.clone(),
             None => format!("{}@{}", self.id, mailbox_domain),
+        }
+    }
+
+    /// What the compliance rules need to know about this account.
+    pub fn compliance(&self) -> ComplianceRecord {
+        ComplianceRecord {
+            activated_at: self.created_at,
+            pledge_completed_at: self.pledge_completed_at,
+            infoss_completed_at: self.infoss_completed_at,
         }
     }
 

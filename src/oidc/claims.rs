@@ -90,6 +90,9 @@ mod tests {
             valid_until: None,
             status: AccountStatus::Active,
             created_at: 0,
+            previous_account_id: None,
+            pledge_completed_at: None,
+            infoss_completed_at: None,
         }
     }
 

@@ -10,7 +10,7 @@ use crate::secrets;
 use crate::services::ServiceError;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::second_factors::{self, EmailDestination};
-use crate::store::{Db, StoreError, accounts, write_tx};
+use crate::store::{Db, DbConnection, StoreError, accounts, write_tx};
 
 /// Japan Standard Time, in which end dates are read.
 const JST_OFFSET_SECS: i64 = 9 * 3600;
@@ -26,6 +26,11 @@ pub struct NewAccount {
     pub password: Option<String>,
     /// `YYYY-MM-DD`: the last day of validity.
     pub valid_until: Option<String>,
+    /// The `name@uec.ac.jp` alias (unique across all accounts).
+    pub email_alias: Option<String>,
+    /// Progression: the account this one succeeds. Its alias, if any, moves to the new
+    /// account in the same transaction; it keeps its own end date.
+    pub previous: Option<String>,
 }
 
 #[derive(Debug)]
@@ -45,6 +50,15 @@ pub enum AccountError {
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        AccountError::Service(e.into())
+    }
+}
+
+/// The domain of e-mail aliases (DOMAIN.md: `name@uec.ac.jp`).
+pub const ALIAS_DOMAIN: &str = "uec.ac.jp";
 
 /// The operator's rules for issuing accounts.
 #[derive(Clone, Debug)]
@@ -94,6 +108,15 @@ pub fn create_account(
     })?;
     let personal_email = new.personal_email.map(|e| validate_email(&e)).transpose()?;
     let valid_until = new.valid_until.as_deref().map(end_of_day_jst).transpose()?;
+    let email_alias = new.email_alias.as_deref().map(validate_alias).transpose()?;
+    let previous = new
+        .previous
+        .as_deref()
+        .map(|p| {
+            AccountId::from_login_input(p)
+                .ok_or_else(|| AccountError::Invalid(format!("--previous: no account {p:?}")))
+        })
+        .transpose()?;
     let (password, generated_password) = match new.password {
         Some(p) if p.is_empty() || p.len() > 1024 => {
             return Err(AccountError::Invalid(
@@ -109,16 +132,19 @@ pub fn create_account(
     let hash = hasher
         .hash_blocking(&password)
         .map_err(ServiceError::from)?;
-    let account = Account {
+    let mut account = Account {
         id,
         sub: uuid_like(),
         name,
         affiliation,
         personal_email,
-        email_alias: None,
+        email_alias,
         valid_until,
         status: AccountStatus::Active,
         created_at: now,
+        previous_account_id: previous,
+        pledge_completed_at: None,
+        infoss_completed_at: None,
     };
     let credential = PasswordCredential {
         hash,
@@ -138,8 +164,21 @@ pub fn create_account(
             updated_at: now,
         });
     let mut conn = db.conn().map_err(ServiceError::from)?;
-    let inserted = write_tx(&mut conn, |conn| {
-        accounts::insert_account(conn, &account, &credential, now)?;
+    write_tx(&mut conn, |conn| {
+        if let Some(previous) = account.previous_account_id.clone() {
+            take_over_alias(conn, &mut account, &previous, now)?;
+        }
+        if let Some(alias) = &account.email_alias
+            && let Some(holder) = accounts::find_alias_holder(conn, alias)?
+        {
+            return Err(AccountError::Invalid(format!(
+                "--email-alias: {alias} is held by account {holder}"
+            )));
+        }
+        accounts::insert_account(conn, &account, &credential, now).map_err(|e| match e {
+            StoreError::Conflict => AccountError::Duplicate(account.id.to_string()),
+            e => e.into(),
+        })?;
         if let Some(destination) = &code_destination {
             second_factors::save_email_destination(conn, destination)?;
         }
@@ -149,20 +188,75 @@ pub fn create_account(
                 at: now,
                 kind: "account_created",
                 account_id: Some(account.id.as_str()),
+                detail: account
+                    .previous_account_id
+                    .as_ref()
+                    .map(|p| format!("previous={p}")),
                 ..Default::default()
             },
-        )
-    });
-    match inserted {
-        Ok(()) => {}
-        Err(StoreError::Conflict) => return Err(AccountError::Duplicate(account.id.to_string())),
-        Err(e) => return Err(ServiceError::from(e).into()),
-    }
+        )?;
+        Ok::<_, AccountError>(())
+    })?;
     Ok(CreatedAccount {
         password_expires_at: credential.expires_at.unwrap_or(i64::MAX),
         account,
         generated_password,
     })
+}
+
+/// Progression: checks that `previous` exists and moves its alias to `account` (released
+/// first, so the unique alias is never held twice and never free for someone else to take).
+fn take_over_alias(
+    conn: &mut DbConnection,
+    account: &mut Account,
+    previous: &AccountId,
+    now: i64,
+) -> Result<(), AccountError> {
+    if accounts::find_account(conn, previous.as_str())?.is_none() {
+        return Err(AccountError::Invalid(format!(
+            "--previous: no account {previous}"
+        )));
+    }
+    let Some(alias) = accounts::release_alias(conn, previous.as_str(), now)? else {
+        return Ok(());
+    };
+    if account.email_alias.is_some() {
+        return Err(AccountError::Invalid(format!(
+            "--email-alias: the previous account {previous} holds {alias}, which moves to the new account"
+        )));
+    }
+    audit::record(
+        conn,
+        AuditEvent {
+            at: now,
+            kind: "email_alias_moved",
+            account_id: Some(previous.as_str()),
+            detail: Some(format!("to={}", account.id)),
+            ..Default::default()
+        },
+    )?;
+    account.email_alias = Some(alias);
+    Ok(())
+}
+
+/// An account with the accounts it is linked to by progression.
+#[derive(Debug)]
+pub struct AccountDetails {
+    pub account: Account,
+    /// Accounts issued as successors of this one.
+    pub successors: Vec<String>,
+}
+
+pub fn show_account(db: &Db, id: &str) -> Result<Option<AccountDetails>, ServiceError> {
+    let mut conn = db.conn()?;
+    let Some(account) = accounts::find_account(&mut conn, id)? else {
+        return Ok(None);
+    };
+    let successors = accounts::find_successors(&mut conn, id)?;
+    Ok(Some(AccountDetails {
+        account,
+        successors,
+    }))
 }
 
 pub fn find_account(db: &Db, id: &str) -> Result<Option<Account>, ServiceError> {
@@ -228,6 +322,27 @@ fn validate_email(raw: &str) -> Result<String, AccountError> {
     }
 }
 
+/// `name@uec.ac.jp`, stored in lower case.
+fn validate_alias(raw: &str) -> Result<String, AccountError> {
+    let alias = raw.trim().to_ascii_lowercase();
+    let ok = alias.split_once('@').is_some_and(|(local, domain)| {
+        domain == ALIAS_DOMAIN
+            && (1..=64).contains(&local.len())
+            && local
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b".-_".contains(&c))
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+    });
+    if ok {
+        Ok(alias)
+    } else {
+        Err(AccountError::Invalid(format!(
+            "--email-alias: {raw:?} is not an alias of the form name@{ALIAS_DOMAIN}"
+        )))
+    }
+}
+
 /// The account works through the whole of its last day, Japan time.
 fn end_of_day_jst(raw: &str) -> Result<i64, AccountError> {
     let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
@@ -258,6 +373,24 @@ mod tests {
         let (a, b) = (uuid_like(), uuid_like());
         assert_eq!(a.len(), 36);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn aliases_are_names_at_uec_ac_jp() {
+        assert_eq!(
+            validate_alias(" Taro.Chofu@UEC.ac.jp ").ok().as_deref(),
+            Some("taro.chofu@uec.ac.jp")
+        );
+        for bad in [
+            "taro@gmail.com",
+            "@uec.ac.jp",
+            "taro@edu.cc.uec.ac.jp",
+            "ta ro@uec.ac.jp",
+            ".taro@uec.ac.jp",
+            "taro",
+        ] {
+            assert!(validate_alias(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::oidc::authorize::{
 use crate::oidc::error::{OAuthError, OAuthErrorCode};
 use crate::secrets;
 use crate::services::ServiceError;
+use crate::services::access;
 use crate::services::second_factor::{self, Entry};
 use crate::startup::AppState;
 use crate::store::grants::{self, Grant, IssuedCode};
@@ -33,6 +34,9 @@ pub enum AuthorizeOutcome {
     /// The signed-in person's password is past its change-by date: to the change page,
     /// and no code for anyone until it is changed.
     ChangePassword,
+    /// The relying party does not admit the signed-in account: our own page (a local
+    /// path) says why; no code is issued.
+    Refused(String),
 }
 
 /// What the transaction decided; a step-up still has to send its e-mail code afterwards.
@@ -40,7 +44,7 @@ enum Decided {
     Done(AuthorizeOutcome),
     StepUp {
         flow_id: String,
-        account: Account,
+        account: Box<Account>,
         methods: Methods,
     },
 }
@@ -113,6 +117,16 @@ pub async fn authorize(
                     }
                     return Ok(Done(AuthorizeOutcome::ChangePassword));
                 }
+                // Before any step-up: a second factor would not change the answer.
+                if let Some(path) = access::check(conn, &request, &account, now, None)? {
+                    if request.prompt == Prompt::None {
+                        return refuse(
+                            OAuthErrorCode::AccessDenied,
+                            "the account is not admitted to this application",
+                        );
+                    }
+                    return Ok(Done(AuthorizeOutcome::Refused(path)));
+                }
                 if !needs_mfa || authn::is_multi_factor(&session.amr) {
                     let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
                     return Ok(Done(AuthorizeOutcome::Redirect(code_redirect(
@@ -137,7 +151,7 @@ pub async fn authorize(
                 let methods = second_factors::methods(conn, account.id.as_str())?;
                 return Ok(Decided::StepUp {
                     flow_id: flow.id,
-                    account,
+                    account: Box::new(account),
                     methods,
                 });
             }

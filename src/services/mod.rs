@@ -1,9 +1,11 @@
 //! Use-cases: each function orchestrates domain rules, storage, keys and hashing for one
 //! thing a person, relying party or operator does. No HTTP types here.
 
+pub mod access;
 pub mod accounts;
 pub mod authorization;
 pub mod clients;
+pub mod compliance;
 pub mod enrolment;
 pub mod lifecycle;
 pub mod login;

@@ -316,7 +316,7 @@ pub async fn sign_in_finish(
                     account,
                     credential,
                     amr,
-                } => (account, credential, amr),
+                } => (*account, credential, amr),
                 Verified::No { account_id } => {
                     if let Some(id) = account_id {
                         write_tx(conn, |conn| {
@@ -366,7 +366,7 @@ pub async fn sign_in_finish(
 
 enum Verified {
     Yes {
-        account: Account,
+        account: Box<Account>,
         credential: StoredPasskey,
         amr: Vec<String>,
     },
@@ -393,7 +393,7 @@ fn second_factor(
     let rows = second_factors::list_passkeys(conn, &account_id)?;
     match passkeys.finish_authentication(challenge, response, &stored(&rows)) {
         Ok(used) => Ok(Verified::Yes {
-            account,
+            account: Box::new(account),
             credential: StoredPasskey {
                 credential_id: used.credential_id,
                 credential: used.credential,
@@ -431,7 +431,7 @@ fn passwordless(
     let rows = second_factors::list_passkeys(conn, &row.account_id)?;
     match passkeys.finish_discoverable(challenge, response, &stored(&rows)) {
         Ok(used) if used.user_verified => Ok(Verified::Yes {
-            account,
+            account: Box::new(account),
             credential: StoredPasskey {
                 credential_id: used.credential_id,
                 credential: used.credential,

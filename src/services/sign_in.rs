@@ -5,6 +5,7 @@ use crate::domain::account::Account;
 use crate::domain::authn;
 use crate::secrets;
 use crate::services::ServiceError;
+use crate::services::access;
 use crate::services::authorization::{code_redirect, issue_code};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::login_flows::{self, LoginFlow};
@@ -20,8 +21,9 @@ pub const PASSWORD_CHANGE: &str = "/account/password";
 pub struct Finished {
     /// A new session cookie's value; `None` when an existing session was raised in place.
     pub session_token: Option<String>,
-    /// Where the browser goes next: the relying party with a code, the landing page, or
-    /// the password change page when the password is past its change-by date.
+    /// Where the browser goes next: the relying party with a code, the landing page, the
+    /// password change page when the password is past its change-by date, or the local
+    /// refusal page when the relying party does not admit the account.
     pub next: String,
     /// Set when the password must be changed by this date (the person is warned).
     pub password_change_by: Option<i64>,
@@ -83,8 +85,14 @@ pub fn finish(
         // Past the deadline, signing in leads only to the change page: no code for anyone.
         _ if change_by.is_some_and(|by| ctx.now >= by) => PASSWORD_CHANGE.to_string(),
         Some(request) => {
-            let code = issue_code(conn, request, &session, account, ctx.now, ctx.code_ttl)?;
-            code_redirect(request, &code, &ctx.issuer)
+            match access::check(conn, request, account, ctx.now, Some(ctx.ip.clone()))? {
+                // Signed in all the same: the account pages are where a restriction is fixed.
+                Some(refused) => refused,
+                None => {
+                    let code = issue_code(conn, request, &session, account, ctx.now, ctx.code_ttl)?;
+                    code_redirect(request, &code, &ctx.issuer)
+                }
+            }
         }
         None => DEFAULT_LANDING.to_string(),
     };

@@ -20,14 +20,25 @@ pub struct AccountRow {
     pub status: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub previous_account_id: Option<String>,
+    pub pledge_completed_at: Option<i64>,
+    pub infoss_completed_at: Option<i64>,
 }
 
 impl AccountRow {
     pub(crate) fn into_account(self) -> StoreResult<Account> {
         let corrupt =
             |what: &str| StoreError::Unavailable(format!("account {}: corrupt {what}", self.id));
+        let previous_account_id = self
+            .previous_account_id
+            .as_deref()
+            .map(|p| AccountId::parse_nonstandard(p).map_err(|_| corrupt("previous_account_id")))
+            .transpose()?;
         Ok(Account {
             id: AccountId::parse_nonstandard(&self.id).map_err(|_| corrupt("id"))?,
+            previous_account_id,
+            pledge_completed_at: self.pledge_completed_at,
+            infoss_completed_at: self.infoss_completed_at,
             affiliation: Affiliation::parse(&self.affiliation)
                 .ok_or_else(|| corrupt("affiliation"))?,
             status: AccountStatus::parse(&self.status),
@@ -71,6 +82,9 @@ pub fn insert_account(
             status: account.status.as_str().into(),
             created_at: now,
             updated_at: now,
+            previous_account_id: account.previous_account_id.as_ref().map(|p| p.to_string()),
+            pledge_completed_at: account.pledge_completed_at,
+            infoss_completed_at: account.infoss_completed_at,
         })
         .execute(conn)?;
     diesel::insert_into(password_credentials::table)
@@ -172,4 +186,83 @@ pub fn flag_password(conn: &mut DbConnection, account_id: &str, deadline: i64) -
     .set(password_credentials::change_by.eq(deadline))
     .execute(conn)?;
     Ok(())
+}
+
+/// The accounts issued as successors of `id` (progression), oldest first.
+pub fn find_successors(conn: &mut DbConnection, id: &str) -> StoreResult<Vec<String>> {
+    Ok(accounts::table
+        .filter(accounts::previous_account_id.eq(id))
+        .order((accounts::created_at.asc(), accounts::id.asc()))
+        .select(accounts::id)
+        .load(conn)?)
+}
+
+/// Releases the e-mail alias of `id` (in the caller's transaction, so that a successor can
+/// take it in the same step); returns the alias it held.
+pub fn release_alias(conn: &mut DbConnection, id: &str, now: i64) -> StoreResult<Option<String>> {
+    let alias: Option<Option<String>> = accounts::table
+        .find(id)
+        .select(accounts::email_alias)
+        .first(conn)
+        .optional()?;
+    let alias = alias.flatten();
+    if alias.is_some() {
+        diesel::update(accounts::table.find(id))
+            .set((
+                accounts::email_alias.eq(None::<String>),
+                accounts::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(alias)
+}
+
+/// What recording completions did to one account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    NoSuchAccount,
+    /// The dates given were not later than those recorded: nothing changed.
+    Unchanged,
+    Updated,
+}
+
+/// Records pledge / INFOSS completion times; a later time wins and a recorded time never
+/// moves backwards, so replaying the same data changes nothing. Call in a transaction.
+pub fn record_completions(
+    conn: &mut DbConnection,
+    id: &str,
+    pledge: Option<i64>,
+    infoss: Option<i64>,
+    now: i64,
+) -> StoreResult<Recorded> {
+    let current: Option<(Option<i64>, Option<i64>)> = accounts::table
+        .find(id)
+        .select((accounts::pledge_completed_at, accounts::infoss_completed_at))
+        .first(conn)
+        .optional()?;
+    let Some((old_pledge, old_infoss)) = current else {
+        return Ok(Recorded::NoSuchAccount);
+    };
+    let later = |old: Option<i64>, new: Option<i64>| old.max(new);
+    let (new_pledge, new_infoss) = (later(old_pledge, pledge), later(old_infoss, infoss));
+    if (new_pledge, new_infoss) == (old_pledge, old_infoss) {
+        return Ok(Recorded::Unchanged);
+    }
+    diesel::update(accounts::table.find(id))
+        .set((
+            accounts::pledge_completed_at.eq(new_pledge),
+            accounts::infoss_completed_at.eq(new_infoss),
+            accounts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(Recorded::Updated)
+}
+
+/// The account holding `alias`, if any.
+pub fn find_alias_holder(conn: &mut DbConnection, alias: &str) -> StoreResult<Option<String>> {
+    Ok(accounts::table
+        .filter(accounts::email_alias.eq(alias))
+        .select(accounts::id)
+        .first(conn)
+        .optional()?)
 }

@@ -13,6 +13,9 @@ diesel::table! {
         status -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        previous_account_id -> Nullable<Text>,
+        pledge_completed_at -> Nullable<BigInt>,
+        infoss_completed_at -> Nullable<BigInt>,
     }
 }
 
@@ -246,6 +249,9 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "status",
             "created_at",
             "updated_at",
+            "previous_account_id",
+            "pledge_completed_at",
+            "infoss_completed_at",
         ],
     ),
     (

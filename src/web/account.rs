@@ -91,11 +91,13 @@ async fn overview(
     notice: Option<(bool, String)>,
 ) -> Result<HttpResponse, PageError> {
     let methods = enrolment::methods(state, account.id.to_string()).await?;
+    let compliance = account.compliance().status(state.clock.now());
     Ok(html(status, req, state, |csrf| {
         account_page(&AccountView {
             account,
             session,
             methods: &methods,
+            compliance: &compliance,
             csrf,
             notice: notice.as_ref().map(|(e, t)| (*e, t.as_str())),
         })

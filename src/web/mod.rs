@@ -1,6 +1,7 @@
 //! actix-web adapters: extract typed inputs, call one service, map the outcome to a page,
 //! a redirect or JSON. No SQL and no policy here.
 
+pub mod access;
 pub mod account;
 pub mod cookies;
 pub mod errors;

@@ -74,6 +74,7 @@ async fn authorize(
         AuthorizeOutcome::StepUp { flow_id, entry } => second_factor::after_entry(&flow_id, &entry),
         AuthorizeOutcome::Page(message) => return Err(PageError::bad_request(message)),
         AuthorizeOutcome::ChangePassword => redirect(StatusCode::FOUND, PASSWORD_CHANGE),
+        AuthorizeOutcome::Refused(path) => redirect(StatusCode::FOUND, &path),
     })
 }
 

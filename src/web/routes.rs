@@ -6,7 +6,7 @@ use actix_web::web;
 
 use crate::oidc::discovery::paths;
 use crate::web::{
-    account, health, login, middleware, oidc, passkeys, password, reissue, second_factor,
+    access, account, health, login, middleware, oidc, passkeys, password, reissue, second_factor,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -51,6 +51,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(passkeys::post_sign_in_finish),
             )
             // session
+            .route(
+                access::PATH_REFUSED,
+                web::get().to(access::get_access_refused),
+            )
             .route("/account", web::get().to(account::get_account))
             .route(
                 "/account/totp/setup",

@@ -498,3 +498,149 @@ fn account_import_issues_good_rows_reports_bad_ones_and_is_safe_to_run_twice() {
     );
     assert!(!notices2.exists(), "no notices for nothing new");
 }
+
+fn create(cli: &Cli, id: &str, extra: &[&str]) -> Output {
+    cli.run(
+        &[
+            &[
+                "account",
+                "create",
+                "--id",
+                id,
+                "--name",
+                "Taro Chofu",
+                "--affiliation",
+                "student",
+                "--password",
+                "a long test password",
+                "--json",
+            ][..],
+            extra,
+        ]
+        .concat(),
+    )
+}
+
+#[test]
+fn compliance_import_records_good_rows_reports_bad_ones_by_line_and_is_idempotent() {
+    let cli = Cli::new();
+    for id in ["a1830000", "a1830001"] {
+        assert!(create(&cli, id, &[]).status.success());
+    }
+    let file = cli.dir.path().join("infoss.csv");
+    std::fs::write(
+        &file,
+        "id,pledge_completed,infoss_completed\n\
+         a1830000,2026-04-10,2026-05-01\n\
+         a1830001,,2026-05-02\n\
+         a1830002,2026-04-10,\n\
+         a1830001,2026-02-30,\n\
+         a1830000,,\n",
+    )
+    .expect("csv");
+    let path = file.display().to_string();
+    let import = || cli.run(&["compliance", "import", &path, "--json"]);
+
+    let out = import();
+    assert!(!out.status.success(), "bad rows make a non-zero exit");
+    let err = stderr(&out);
+    assert!(err.contains("infoss.csv:4: no account a1830002"), "{err}");
+    assert!(err.contains("infoss.csv:5: pledge_completed"), "{err}");
+    assert!(err.contains("infoss.csv:6: neither date"), "{err}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary JSON");
+    assert_eq!(summary["rows"], 5);
+    assert_eq!(summary["recorded"], 2);
+    assert_eq!(summary["unchanged"], 0);
+    let lines: Vec<i64> = summary["refused"]
+        .as_array()
+        .expect("refused")
+        .iter()
+        .filter_map(|e| e["line"].as_i64())
+        .collect();
+    assert_eq!(lines, vec![4, 5, 6]);
+    let shown = cli.json(&["account", "show", "--id", "a1830000"]);
+    // 2026-04-10T00:00+09:00
+    assert_eq!(shown["pledge_completed_at"], 1_775_746_800);
+    assert!(shown["infoss_completed_at"].is_i64());
+    let shown = cli.json(&["account", "show", "--id", "a1830001"]);
+    assert!(shown["pledge_completed_at"].is_null());
+
+    let again: serde_json::Value = serde_json::from_slice(&import().stdout).expect("summary JSON");
+    assert_eq!(
+        (again["recorded"].as_i64(), again["unchanged"].as_i64()),
+        (Some(0), Some(2))
+    );
+
+    // An older date never moves a recorded one backwards; a later one wins.
+    std::fs::write(
+        &file,
+        "id,pledge_completed,infoss_completed\na1830000,2025-01-01,2026-11-01\n",
+    )
+    .expect("csv");
+    let out = cli.json(&["compliance", "import", &path]);
+    assert_eq!(out["recorded"], 1);
+    let shown = cli.json(&["account", "show", "--id", "a1830000"]);
+    assert_eq!(shown["pledge_completed_at"], 1_775_746_800);
+    // 2026-11-01T00:00+09:00
+    assert_eq!(shown["infoss_completed_at"], 1_793_458_800);
+
+    std::fs::write(&file, "account,pledge\n").expect("csv");
+    let out = import();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("header"), "{}", stderr(&out));
+}
+
+#[test]
+fn progression_moves_the_alias_in_one_step_and_links_both_accounts() {
+    let cli = Cli::new();
+    let old = create(
+        &cli,
+        "a1830000",
+        &[
+            "--email-alias",
+            "Taro.Chofu@uec.ac.jp",
+            "--valid-until",
+            "2027-03-31",
+        ],
+    );
+    assert!(old.status.success(), "{}", stderr(&old));
+    let taken = create(&cli, "a1830001", &["--email-alias", "taro.chofu@uec.ac.jp"]);
+    assert!(!taken.status.success());
+    assert!(
+        stderr(&taken).contains("held by account a1830000"),
+        "{}",
+        stderr(&taken)
+    );
+
+    let unknown = create(&cli, "g2430000", &["--previous", "a9999999"]);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("--previous: no account a9999999"));
+    assert!(
+        !cli.run(&["account", "show", "--id", "g2430000"])
+            .status
+            .success(),
+        "nothing written"
+    );
+    assert_eq!(
+        cli.json(&["account", "show", "--id", "a1830000"])["email_alias"],
+        "taro.chofu@uec.ac.jp"
+    );
+
+    let new = create(&cli, "g2430000", &["--previous", "a1830000"]);
+    assert!(new.status.success(), "{}", stderr(&new));
+    let new: serde_json::Value = serde_json::from_slice(&new.stdout).expect("json");
+    assert_eq!(new["email_alias"], "taro.chofu@uec.ac.jp");
+    assert_eq!(new["previous"], "a1830000");
+
+    let old = cli.json(&["account", "show", "--id", "a1830000"]);
+    assert!(old["email_alias"].is_null(), "{old}");
+    assert_eq!(old["successors"], serde_json::json!(["g2430000"]));
+    assert_eq!(old["status"], "active");
+    // 2027-03-31 still ends at 2027-04-01T00:00+09:00.
+    assert_eq!(old["valid_until"], 1_806_505_200);
+    let shown = cli.json(&["account", "show", "--id", "g2430000"]);
+    assert_eq!(shown["previous"], "a1830000");
+    let text = cli.run(&["account", "show", "--id", "a1830000"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("successors:      g2430000"), "{text}");
+}

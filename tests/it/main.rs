@@ -1,5 +1,6 @@
 //! One integration test binary (modules, not many tests/*.rs files that each link).
 
+mod access;
 mod admin_cli;
 mod discovery;
 mod helpers;

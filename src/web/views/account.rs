@@ -4,6 +4,7 @@ use maud::{Markup, PreEscaped, html};
 
 use super::layout::layout;
 use crate::domain::account::Account;
+use crate::domain::compliance::ComplianceStatus;
 use crate::services::enrolment::TotpSetup;
 use crate::store::second_factors::Methods;
 use crate::store::sessions::BrowserSession;
@@ -12,6 +13,7 @@ pub struct AccountView<'a> {
     pub account: &'a Account,
     pub session: &'a BrowserSession,
     pub methods: &'a Methods,
+    pub compliance: &'a ComplianceStatus,
     pub csrf: &'a str,
     /// (is_error, text)
     pub notice: Option<(bool, &'a str)>,
@@ -43,6 +45,7 @@ pub fn account_page(v: &AccountView<'_>) -> Markup {
             }
             h2 { "Password / パスワード" }
             p { a href="/account/password" { "Change the password / パスワードを変更する" } }
+            (compliance_section(v.compliance))
             h2 { "Second factor / 2段階認証" }
             @if !m.any() {
                 p.error { "No second factor is set up: you cannot sign in from outside the campus network. / 2段階認証が未設定です。学外からはログインできません。" }
@@ -88,6 +91,35 @@ pub fn account_page(v: &AccountView<'_>) -> Markup {
             }
         },
     )
+}
+
+/// A Unix time as its date in Japan.
+fn jst_date(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t + 9 * 3600, 0)
+        .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d").to_string())
+}
+
+fn compliance_section(c: &ComplianceStatus) -> Markup {
+    html! {
+        section #compliance {
+            h2 { "Pledge and INFOSS / 誓約書・情報倫理教育" }
+            @if c.restricted {
+                p.error role="alert" { "Your account is restricted: systems that require compliance refuse it until the following is done. / アカウントは制限されています。以下を完了するまで、一部のシステムは利用できません。" }
+            } @else if !c.outstanding.is_empty() {
+                p.notice { "Complete the following by " strong { (jst_date(c.deadline - 1)) } ", or your account will be restricted. / "
+                    (jst_date(c.deadline - 1)) " までに以下を完了してください。期限を過ぎるとアカウントが制限されます。" }
+            } @else {
+                p { "Done. / 完了しています。" }
+            }
+            @if !c.outstanding.is_empty() {
+                ul.outstanding { @for r in &c.outstanding { li { (r.instruction()) } } }
+            }
+            @if let Some(due) = c.infoss_due {
+                p { "INFOSS is repeated every year; your current completion counts until " (jst_date(due - 1))
+                    ". / INFOSSは毎年受講が必要です。現在の受講の有効期限: " (jst_date(due - 1)) }
+            }
+        }
+    }
 }
 
 pub fn totp_setup_page(setup: &TotpSetup, csrf: &str, error: Option<&str>) -> Markup {

@@ -1,5 +1,6 @@
 //! Pages, rendered with maud (escaped by default). Views take plain values, never state.
 
+pub mod access;
 pub mod account;
 pub mod error;
 pub mod layout;

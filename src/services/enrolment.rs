@@ -10,9 +10,9 @@ use crate::services::second_factor::{
     PURPOSE_CONFIRM_ADDRESS, backup_purpose, code_purpose, mask, totp_purpose,
 };
 use crate::startup::AppState;
-use crate::store::audit::{self, AuditEvent};
+use crate::store::audit;
 use crate::store::second_factors::{self, EmailDestination, Methods, OneTimeCode, TotpRow};
-use crate::store::{DbConnection, StoreResult, write_tx};
+use crate::store::write_tx;
 
 /// The issuer name authenticator apps show next to the account.
 pub const TOTP_ISSUER: &str = "UEC IdP";
@@ -30,25 +30,6 @@ pub async fn methods(state: &AppState, account_id: String) -> Result<Methods, Se
         .db
         .run(move |conn| Ok(second_factors::methods(conn, &account_id)?))
         .await
-}
-
-fn record(
-    conn: &mut DbConnection,
-    now: i64,
-    kind: &str,
-    account_id: &str,
-    detail: &str,
-) -> StoreResult<()> {
-    audit::record(
-        conn,
-        AuditEvent {
-            at: now,
-            kind,
-            account_id: Some(account_id),
-            detail: Some(detail.to_string()),
-            ..Default::default()
-        },
-    )
 }
 
 fn setup_view(secret: &[u8], account_id: &str) -> TotpSetup {
@@ -124,7 +105,7 @@ pub async fn totp_confirm(
             };
             let ok = second_factors::confirm_totp(conn, &id, step)?;
             if ok {
-                record(conn, now, "second_factor_added", &id, "totp")?;
+                audit::record_account_event(conn, now, "second_factor_added", &id, "totp")?;
             }
             Ok::<_, ServiceError>(ok)
         })
@@ -138,7 +119,7 @@ pub async fn totp_remove(state: &AppState, account: &Account) -> Result<(), Serv
         .db
         .write(move |conn| {
             second_factors::delete_totp(conn, &id)?;
-            record(conn, now, "second_factor_removed", &id, "totp")?;
+            audit::record_account_event(conn, now, "second_factor_removed", &id, "totp")?;
             Ok::<_, ServiceError>(())
         })
         .await
@@ -259,7 +240,7 @@ pub async fn email_confirm(
                         updated_at: now,
                     },
                 )?;
-                record(conn, now, "second_factor_added", &id, "email")?;
+                audit::record_account_event(conn, now, "second_factor_added", &id, "email")?;
                 Ok::<_, ServiceError>(true)
             })
         })
@@ -280,7 +261,7 @@ pub async fn email_remove(state: &AppState, account: &Account) -> Result<(), Ser
                     ..Default::default()
                 },
             )?;
-            record(conn, now, "second_factor_removed", &id, "email")?;
+            audit::record_account_event(conn, now, "second_factor_removed", &id, "email")?;
             Ok::<_, ServiceError>(())
         })
         .await
@@ -303,7 +284,7 @@ pub async fn backup_codes_regenerate(
         .db
         .write(move |conn| {
             second_factors::replace_backup_codes(conn, &id, &macs, now)?;
-            record(conn, now, "second_factor_added", &id, "backup_codes")?;
+            audit::record_account_event(conn, now, "second_factor_added", &id, "backup_codes")?;
             Ok::<_, ServiceError>(())
         })
         .await?;
@@ -317,7 +298,7 @@ pub async fn backup_codes_remove(state: &AppState, account: &Account) -> Result<
         .db
         .write(move |conn| {
             second_factors::delete_backup_codes(conn, &id)?;
-            record(conn, now, "second_factor_removed", &id, "backup_codes")?;
+            audit::record_account_event(conn, now, "second_factor_removed", &id, "backup_codes")?;
             Ok::<_, ServiceError>(())
         })
         .await

@@ -18,10 +18,10 @@ use crate::secrets;
 use crate::services::ServiceError;
 use crate::services::sign_in::{self, FinishContext, Finished};
 use crate::startup::AppState;
-use crate::store::audit::{self, AuditEvent};
+use crate::store::audit;
 use crate::store::login_flows::{self, FlowStage, LoginFlow};
 use crate::store::second_factors::{self, PasskeyRow};
-use crate::store::{DbConnection, StoreResult, accounts, throttle as throttle_store, write_tx};
+use crate::store::{DbConnection, accounts, throttle as throttle_store, write_tx};
 
 /// How long a registration may take between its two requests.
 const TICKET_TTL_SECS: i64 = 300;
@@ -150,7 +150,7 @@ pub async fn register_finish(
                 return Ok(RegisterOutcome::Rejected);
             }
             second_factors::insert_passkey(conn, &row)?;
-            record(
+            audit::record_account_event(
                 conn,
                 now,
                 "second_factor_added",
@@ -194,7 +194,7 @@ pub async fn remove(
         .write(move |conn| {
             let removed = second_factors::delete_passkey(conn, &id, &credential_id)?;
             if removed {
-                record(
+                audit::record_account_event(
                     conn,
                     now,
                     "second_factor_removed",
@@ -205,25 +205,6 @@ pub async fn remove(
             Ok::<_, ServiceError>(removed)
         })
         .await
-}
-
-fn record(
-    conn: &mut DbConnection,
-    now: i64,
-    kind: &str,
-    account_id: &str,
-    detail: &str,
-) -> StoreResult<()> {
-    audit::record(
-        conn,
-        AuditEvent {
-            at: now,
-            kind,
-            account_id: Some(account_id),
-            detail: Some(detail.to_string()),
-            ..Default::default()
-        },
-    )
 }
 
 /// The options for `navigator.credentials.get` in a login flow: the account's passkeys when

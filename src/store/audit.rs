@@ -41,3 +41,23 @@ pub fn recent(conn: &mut DbConnection, limit: i64) -> StoreResult<Vec<AuditRow>>
         .select(AuditRow::as_select())
         .load(conn)?)
 }
+
+/// Records `kind` about an account, with a detail line (the common case).
+pub fn record_account_event(
+    conn: &mut DbConnection,
+    now: i64,
+    kind: &str,
+    account_id: &str,
+    detail: &str,
+) -> StoreResult<()> {
+    record(
+        conn,
+        AuditEvent {
+            at: now,
+            kind,
+            account_id: Some(account_id),
+            detail: Some(detail.to_string()),
+            ..Default::default()
+        },
+    )
+}

@@ -73,6 +73,23 @@ pub async fn replace_password(
         .await
 }
 
+/// The strength rule on a blocking thread: zxcvbn takes milliseconds on a long password,
+/// too long to hold an executor thread that serves other requests.
+pub async fn judge(
+    password: &str,
+    account_id: &str,
+    name: &str,
+) -> Result<Result<(), Weakness>, ServiceError> {
+    let (p, id, n) = (
+        password.to_string(),
+        account_id.to_string(),
+        name.to_string(),
+    );
+    tokio::task::spawn_blocking(move || password::judge(&p, &id, &n))
+        .await
+        .map_err(|e| ServiceError::Internal(format!("password check failed: {e}")))
+}
+
 /// The answer to a change request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ChangeOutcome {
@@ -151,7 +168,7 @@ pub async fn change_password(
     if req.new == req.current {
         return Ok(ChangeOutcome::SameAsCurrent);
     }
-    if let Err(weakness) = password::judge(&req.new, account.id.as_str(), &account.name) {
+    if let Err(weakness) = judge(&req.new, account.id.as_str(), &account.name).await? {
         return Ok(ChangeOutcome::Weak(weakness));
     }
     let ended = replace_password(

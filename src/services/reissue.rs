@@ -18,7 +18,7 @@
 use std::net::IpAddr;
 
 use crate::domain::account::{Account, AccountId};
-use crate::domain::password::{self, PasswordCredential, PasswordKind, Weakness};
+use crate::domain::password::{PasswordCredential, PasswordKind, Weakness};
 use crate::domain::reissue::{self as rules};
 use crate::domain::throttle;
 use crate::hashing::PasswordHasher;
@@ -63,7 +63,7 @@ pub async fn request(
 ) -> Result<RequestOutcome, ServiceError> {
     let typed_id = req.account_id.trim().to_ascii_lowercase();
     // The rule first, with what was typed only: the answer must not depend on the account.
-    if let Err(weakness) = password::judge(&req.password, &typed_id, "") {
+    if let Err(weakness) = passwords::judge(&req.password, &typed_id, "").await? {
         return Ok(RequestOutcome::Weak(weakness));
     }
     let now = state.clock.now();
@@ -112,7 +112,8 @@ pub async fn request(
     // Judged again with the real name (an empty one when nothing matched: the same work).
     // The verdict waits with the hash and is told only to whoever has the key.
     let name = target.as_ref().map(|(a, _)| a.name.as_str()).unwrap_or("");
-    let weakness = password::judge(&req.password, &typed_id, name)
+    let weakness = passwords::judge(&req.password, &typed_id, name)
+        .await?
         .err()
         .map(|w| w.message());
     // Hashed in every case, so the time taken does not tell whether anything matched.

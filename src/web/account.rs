@@ -56,14 +56,16 @@ pub async fn signed_in(
     Ok(Access::Granted(session, account))
 }
 
+/// The signed-in session and account, or return the redirect `signed_in` asks for.
 macro_rules! granted {
     ($req:expr, $state:expr, $client:expr) => {
-        match signed_in(&$req, &$state, $client).await? {
-            Access::Granted(session, account) => (session, account),
-            Access::Redirect(response) => return Ok(response),
+        match $crate::web::account::signed_in(&$req, &$state, $client).await? {
+            $crate::web::account::Access::Granted(session, account) => (session, account),
+            $crate::web::account::Access::Redirect(response) => return Ok(response),
         }
     };
 }
+pub(crate) use granted;
 
 fn html(
     status: StatusCode,

@@ -14,9 +14,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::domain::account::Account;
+use crate::domain::client_address::ClientAddress;
 use crate::services::passkeys::{self, PasskeySignIn, RegisterOutcome};
 use crate::startup::AppState;
-use crate::web::account::{Access, signed_in};
+use crate::web::account::{Access, granted, signed_in};
 use crate::web::cookies;
 use crate::web::errors::PageError;
 use crate::web::extractors::ClientIp;
@@ -54,6 +56,23 @@ fn options_value(options_json: &str) -> Result<Value, PageError> {
 
 // ---- account pages ----
 
+/// The signed-in account for a JSON call from the account pages, or the JSON error to
+/// answer (a stale CSRF token, or no session that may change settings from here).
+async fn json_account(
+    req: &HttpRequest,
+    state: &AppState,
+    client: ClientAddress,
+    csrf: &str,
+) -> Result<Result<Account, HttpResponse>, PageError> {
+    if !cookies::csrf_ok(req, state.cfg.secure_cookies, csrf) {
+        return Ok(Err(json_error(StatusCode::BAD_REQUEST, NOT_SIGNED_IN)));
+    }
+    Ok(match signed_in(req, state, client).await? {
+        Access::Granted(_, account) => Ok(account),
+        Access::Redirect(_) => Err(json_error(StatusCode::UNAUTHORIZED, NOT_SIGNED_IN)),
+    })
+}
+
 #[derive(Deserialize)]
 pub struct CsrfBody {
     csrf: String,
@@ -64,10 +83,7 @@ pub async fn get_passkeys(
     state: web::Data<AppState>,
     ClientIp(client): ClientIp,
 ) -> Result<HttpResponse, PageError> {
-    let account = match signed_in(&req, &state, client).await? {
-        Access::Granted(_, account) => account,
-        Access::Redirect(response) => return Ok(response),
-    };
+    let (_, account) = granted!(req, state, client);
     let rows = passkeys::list(&state, account.id.to_string()).await?;
     let (csrf, new_cookie) = cookies::csrf_token(&req, state.cfg.secure_cookies);
     let mut response = HttpResponse::Ok();
@@ -86,11 +102,9 @@ pub async fn post_register_begin(
     ClientIp(client): ClientIp,
     body: web::Json<CsrfBody>,
 ) -> Result<HttpResponse, PageError> {
-    if !cookies::csrf_ok(&req, state.cfg.secure_cookies, &body.csrf) {
-        return Ok(json_error(StatusCode::BAD_REQUEST, NOT_SIGNED_IN));
-    }
-    let Access::Granted(_, account) = signed_in(&req, &state, client).await? else {
-        return Ok(json_error(StatusCode::UNAUTHORIZED, NOT_SIGNED_IN));
+    let account = match json_account(&req, &state, client, &body.csrf).await? {
+        Ok(account) => account,
+        Err(refused) => return Ok(refused),
     };
     let start = passkeys::register_begin(&state, &account).await?;
     Ok(json(
@@ -114,11 +128,9 @@ pub async fn post_register_finish(
     ClientIp(client): ClientIp,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, PageError> {
-    if !cookies::csrf_ok(&req, state.cfg.secure_cookies, &body.csrf) {
-        return Ok(json_error(StatusCode::BAD_REQUEST, NOT_SIGNED_IN));
-    }
-    let Access::Granted(_, account) = signed_in(&req, &state, client).await? else {
-        return Ok(json_error(StatusCode::UNAUTHORIZED, NOT_SIGNED_IN));
+    let account = match json_account(&req, &state, client, &body.csrf).await? {
+        Ok(account) => account,
+        Err(refused) => return Ok(refused),
     };
     let response = body.credential.to_string();
     Ok(
@@ -150,10 +162,7 @@ pub async fn post_rename(
     form: web::Form<PasskeyForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, state.cfg.secure_cookies, &form.csrf)?;
-    let account = match signed_in(&req, &state, client).await? {
-        Access::Granted(_, account) => account,
-        Access::Redirect(response) => return Ok(response),
-    };
+    let (_, account) = granted!(req, state, client);
     let form = form.into_inner();
     passkeys::rename(&state, &account, form.credential_id, &form.name).await?;
     Ok(redirect(StatusCode::SEE_OTHER, "/account/passkeys"))
@@ -166,10 +175,7 @@ pub async fn post_remove(
     form: web::Form<PasskeyForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, state.cfg.secure_cookies, &form.csrf)?;
-    let account = match signed_in(&req, &state, client).await? {
-        Access::Granted(_, account) => account,
-        Access::Redirect(response) => return Ok(response),
-    };
+    let (_, account) = granted!(req, state, client);
     passkeys::remove(&state, &account, form.into_inner().credential_id).await?;
     Ok(redirect(StatusCode::SEE_OTHER, "/account/passkeys"))
 }

@@ -10,7 +10,7 @@ use crate::domain::account::Account;
 use crate::secrets;
 use crate::services::passwords::{self, ChangeOutcome, ChangeRequest};
 use crate::startup::AppState;
-use crate::web::account::{Access, signed_in};
+use crate::web::account::granted;
 use crate::web::cookies;
 use crate::web::errors::PageError;
 use crate::web::extractors::ClientIp;
@@ -48,10 +48,8 @@ pub async fn get_password(
     state: web::Data<AppState>,
     ClientIp(client): ClientIp,
 ) -> Result<HttpResponse, PageError> {
-    match signed_in(&req, &state, client).await? {
-        Access::Granted(_, account) => page(&req, &state, &account, StatusCode::OK, None).await,
-        Access::Redirect(response) => Ok(response),
-    }
+    let (_, account) = granted!(req, state, client);
+    page(&req, &state, &account, StatusCode::OK, None).await
 }
 
 #[derive(Deserialize)]
@@ -69,10 +67,7 @@ pub async fn post_password(
     form: web::Form<ChangeForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, state.cfg.secure_cookies, &form.csrf)?;
-    let account = match signed_in(&req, &state, client).await? {
-        Access::Granted(_, account) => account,
-        Access::Redirect(response) => return Ok(response),
-    };
+    let (_, account) = granted!(req, state, client);
     // The guard found the session by this cookie, so it is there.
     let session_hash = cookies::session_value(&req, state.cfg.secure_cookies)
         .map(|v| secrets::hash_token(&v))

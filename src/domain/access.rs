@@ -70,6 +70,11 @@ mod tests {
             requires_compliance,
             id_token_alg: SigningAlg::RS256,
             disabled: false,
+            registered_by: crate::domain::client::Registrar::Operator,
+            owner_account_id: None,
+            registration_token_hash: None,
+            require_par: false,
+            dpop_bound: false,
         }
     }
 

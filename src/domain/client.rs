@@ -33,6 +33,37 @@ impl ClientAuthMethod {
     }
 }
 
+/// Who registered a client. Operator-registered clients are campus systems; the others are
+/// third-party apps, for which the person is asked to consent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registrar {
+    /// `uec-idp client register`.
+    Operator,
+    /// A faculty or staff member at `/developer`.
+    Developer,
+    /// RFC 7591 dynamic registration.
+    Dynamic,
+}
+
+impl Registrar {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Developer => "developer",
+            Self::Dynamic => "dynamic",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "operator" => Some(Self::Operator),
+            "developer" => Some(Self::Developer),
+            "dynamic" => Some(Self::Dynamic),
+            _ => None,
+        }
+    }
+}
+
 /// A registered relying party.
 #[derive(Clone, Debug)]
 pub struct RelyingParty {
@@ -51,6 +82,15 @@ pub struct RelyingParty {
     pub requires_compliance: bool,
     pub id_token_alg: SigningAlg,
     pub disabled: bool,
+    pub registered_by: Registrar,
+    /// The developer who registered it at `/developer`.
+    pub owner_account_id: Option<String>,
+    /// SHA-256 of the RFC 7592 registration access token (dynamic clients).
+    pub registration_token_hash: Option<String>,
+    /// RFC 9126 §6: authorization requests only by `request_uri` from the PAR endpoint.
+    pub require_par: bool,
+    /// RFC 9449 §5.2: tokens for this client are always DPoP-bound.
+    pub dpop_bound: bool,
 }
 
 impl RelyingParty {
@@ -179,6 +219,11 @@ mod tests {
             requires_compliance: false,
             id_token_alg: SigningAlg::RS256,
             disabled: false,
+            registered_by: Registrar::Operator,
+            owner_account_id: None,
+            registration_token_hash: None,
+            require_par: false,
+            dpop_bound: false,
         };
         assert!(rp.has_redirect_uri("https://rp.uec.ac.jp/cb"));
         for near in [

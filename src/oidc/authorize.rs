@@ -282,6 +282,11 @@ mod tests {
             requires_compliance: false,
             id_token_alg: SigningAlg::RS256,
             disabled: false,
+            registered_by: crate::domain::client::Registrar::Operator,
+            owner_account_id: None,
+            registration_token_hash: None,
+            require_par: false,
+            dpop_bound: false,
         }
     }
 

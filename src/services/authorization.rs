@@ -209,6 +209,7 @@ pub fn issue_code(
         auth_time: session.auth_time,
         acr: session.acr.clone(),
         amr: session.amr.clone(),
+        dpop_jkt: None,
     };
     let issued = IssuedCode {
         code_hash: secrets::hash_token(&code),

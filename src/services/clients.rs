@@ -105,6 +105,11 @@ pub fn register_client(db: &Db, new: NewClient, now: i64) -> Result<RegisteredCl
         requires_compliance: new.requires_compliance,
         id_token_alg,
         disabled: false,
+        registered_by: crate::domain::client::Registrar::Operator,
+        owner_account_id: None,
+        registration_token_hash: None,
+        require_par: false,
+        dpop_bound: false,
     };
     let mut conn = db.conn().map_err(ServiceError::from)?;
     write_tx(&mut conn, |conn| {

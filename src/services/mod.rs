@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod authorization;
+pub mod client_auth;
 pub mod clients;
 pub mod compliance;
 pub mod enrolment;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::account::Account;
-use crate::domain::client::{ClientAuthMethod, RelyingParty};
+use crate::domain::client::RelyingParty;
 use crate::oidc::access_token::{self, AccessTokenClaims};
 use crate::oidc::claims::{IdTokenClaims, ProfileClaims, at_hash};
 use crate::oidc::error::{OAuthError, OAuthErrorCode};
@@ -12,10 +12,11 @@ use crate::oidc::keys::KeySet;
 use crate::oidc::pkce;
 use crate::secrets;
 use crate::services::ServiceError;
+use crate::services::client_auth::{self, PresentedClient};
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::grants::{self, Grant, Redemption};
-use crate::store::{DbConnection, accounts, clients, write_tx};
+use crate::store::{DbConnection, accounts, write_tx};
 
 /// The form of a token request, as received.
 #[derive(Debug, Default, Deserialize)]
@@ -26,15 +27,6 @@ pub struct TokenForm {
     pub code_verifier: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
-}
-
-/// How the client presented itself.
-#[derive(Debug, Default)]
-pub struct PresentedClient {
-    /// From `Authorization: Basic` (already decoded).
-    pub basic: Option<(String, String)>,
-    pub form_id: Option<String>,
-    pub form_secret: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,6 +51,15 @@ pub enum TokenError {
 impl From<OAuthError> for TokenError {
     fn from(e: OAuthError) -> Self {
         TokenError::OAuth(e)
+    }
+}
+
+impl From<client_auth::ClientAuthError> for TokenError {
+    fn from(e: client_auth::ClientAuthError) -> Self {
+        match e {
+            client_auth::ClientAuthError::OAuth(e) => TokenError::OAuth(e),
+            client_auth::ClientAuthError::Service(e) => TokenError::Service(e),
+        }
     }
 }
 
@@ -90,7 +91,6 @@ pub async fn exchange(
     let redirect_uri = form
         .redirect_uri
         .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
-    let (client_id, secret, method) = presented_credentials(client)?;
 
     let now = state.clock.now();
     let keys = state.keys();
@@ -101,7 +101,7 @@ pub async fn exchange(
     state
         .db
         .run(move |conn| {
-            let client = authenticate_client(conn, &client_id, secret.as_deref(), method)?;
+            let client = client_auth::authenticate(conn, &client)?;
             let refresh_token = secrets::new_token();
             let redeemed = write_tx(conn, |conn| {
                 redeem_code(
@@ -149,62 +149,6 @@ pub async fn exchange(
             })
         })
         .await
-}
-
-/// Which client, which secret, and by which method (RFC 6749 §2.3.1: only one method per
-/// request).
-fn presented_credentials(
-    p: PresentedClient,
-) -> Result<(String, Option<String>, ClientAuthMethod), OAuthError> {
-    match (p.basic, p.form_secret) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
-            "use only one client authentication method",
-        )),
-        (Some((id, secret)), None) => {
-            if p.form_id.as_ref().is_some_and(|f| f != &id) {
-                return Err(OAuthError::invalid_client(
-                    "client_id does not match the Authorization header",
-                ));
-            }
-            Ok((id, Some(secret), ClientAuthMethod::ClientSecretBasic))
-        }
-        (None, Some(secret)) => {
-            let id = p
-                .form_id
-                .ok_or_else(|| OAuthError::invalid_client("client_id is missing"))?;
-            Ok((id, Some(secret), ClientAuthMethod::ClientSecretPost))
-        }
-        (None, None) => {
-            let id = p
-                .form_id
-                .ok_or_else(|| OAuthError::invalid_client("client authentication is missing"))?;
-            Ok((id, None, ClientAuthMethod::None))
-        }
-    }
-}
-
-/// The client, if it exists, is enabled, used its registered method and the right secret.
-fn authenticate_client(
-    conn: &mut DbConnection,
-    client_id: &str,
-    secret: Option<&str>,
-    method: ClientAuthMethod,
-) -> Result<RelyingParty, TokenError> {
-    let failed = || OAuthError::invalid_client("client authentication failed");
-    let client = clients::find_client(conn, client_id)?.ok_or_else(failed)?;
-    if client.disabled || client.auth_method != method {
-        return Err(failed().into());
-    }
-    let secret_ok = match (secret, client.secret_hash.as_deref()) {
-        (None, None) => method == ClientAuthMethod::None,
-        (Some(secret), Some(hash)) => secrets::constant_time_eq(&secrets::hash_token(secret), hash),
-        _ => false,
-    };
-    if secret_ok {
-        Ok(client)
-    } else {
-        Err(failed().into())
-    }
 }
 
 type Redeemed = (Grant, Option<String>, Account);

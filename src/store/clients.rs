@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use super::schema::clients;
 use super::{DbConnection, StoreError, StoreResult, from_json_list, to_json_list};
 use crate::domain::account::Affiliation;
-use crate::domain::client::{ClientAuthMethod, RelyingParty};
+use crate::domain::client::{ClientAuthMethod, Registrar, RelyingParty};
 use crate::oidc::keys::SigningAlg;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -25,6 +25,12 @@ pub struct ClientRow {
     pub id_token_alg: String,
     pub disabled: bool,
     pub created_at: i64,
+    pub registered_by: String,
+    pub owner_account_id: Option<String>,
+    pub registration_token_hash: Option<String>,
+    pub require_pushed_authorization_requests: bool,
+    pub dpop_bound_access_tokens: bool,
+    pub updated_at: i64,
 }
 
 impl ClientRow {
@@ -40,6 +46,8 @@ impl ClientRow {
                 .ok_or_else(|| corrupt("auth_method"))?,
             id_token_alg: SigningAlg::parse(&self.id_token_alg)
                 .ok_or_else(|| corrupt("id_token_alg"))?,
+            registered_by: Registrar::parse(&self.registered_by)
+                .ok_or_else(|| corrupt("registered_by"))?,
             redirect_uris: from_json_list(&self.redirect_uris),
             post_logout_redirect_uris: from_json_list(&self.post_logout_redirect_uris),
             allowed_affiliations,
@@ -51,6 +59,10 @@ impl ClientRow {
             require_mfa: self.require_mfa,
             requires_compliance: self.requires_compliance,
             disabled: self.disabled,
+            owner_account_id: self.owner_account_id,
+            registration_token_hash: self.registration_token_hash,
+            require_par: self.require_pushed_authorization_requests,
+            dpop_bound: self.dpop_bound_access_tokens,
         })
     }
 }
@@ -77,6 +89,12 @@ pub fn insert_client(conn: &mut DbConnection, rp: &RelyingParty, now: i64) -> St
             id_token_alg: rp.id_token_alg.as_str().into(),
             disabled: rp.disabled,
             created_at: now,
+            registered_by: rp.registered_by.as_str().into(),
+            owner_account_id: rp.owner_account_id.clone(),
+            registration_token_hash: rp.registration_token_hash.clone(),
+            require_pushed_authorization_requests: rp.require_par,
+            dpop_bound_access_tokens: rp.dpop_bound,
+            updated_at: now,
         })
         .execute(conn)?;
     Ok(())

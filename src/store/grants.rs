@@ -20,6 +20,8 @@ pub struct Grant {
     pub auth_time: i64,
     pub acr: String,
     pub amr: Vec<String>,
+    /// RFC 9449: the JWK thumbprint every token of this grant is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// What a code was bound to when it was issued.
@@ -45,6 +47,7 @@ struct GrantRow {
     amr: String,
     created_at: i64,
     revoked_at: Option<i64>,
+    dpop_jkt: Option<String>,
 }
 
 impl From<GrantRow> for Grant {
@@ -58,6 +61,7 @@ impl From<GrantRow> for Grant {
             scope: r.scope,
             auth_time: r.auth_time,
             acr: r.acr,
+            dpop_jkt: r.dpop_jkt,
         }
     }
 }
@@ -94,6 +98,7 @@ pub fn insert_grant_with_code(
             amr: to_json_list(&grant.amr),
             created_at: now,
             revoked_at: None,
+            dpop_jkt: grant.dpop_jkt.clone(),
         })
         .execute(conn)?;
     diesel::insert_into(authorization_codes::table)

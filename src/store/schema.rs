@@ -46,6 +46,12 @@ diesel::table! {
         id_token_alg -> Text,
         disabled -> Bool,
         created_at -> BigInt,
+        registered_by -> Text,
+        owner_account_id -> Nullable<Text>,
+        registration_token_hash -> Nullable<Text>,
+        require_pushed_authorization_requests -> Bool,
+        dpop_bound_access_tokens -> Bool,
+        updated_at -> BigInt,
     }
 }
 
@@ -148,6 +154,7 @@ diesel::table! {
         amr -> Text,
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -208,12 +215,75 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    initial_access_tokens (token_hash) {
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        uses_left -> BigInt,
+    }
+}
+
+diesel::table! {
+    consents (account_id, client_id) {
+        account_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        granted_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    revoked_access_tokens (jti) {
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    logout_notifications (id) {
+        id -> Text,
+        client_id -> Text,
+        sub -> Text,
+        sid -> Nullable<Text>,
+        reason -> Text,
+        created_at -> BigInt,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        delivered_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    pushed_authorization_requests (request_uri_hash) {
+        request_uri_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    dpop_proofs_seen (jti_hash) {
+        jti_hash -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(password_credentials -> accounts (account_id));
 diesel::joinable!(browser_sessions -> accounts (account_id));
 diesel::joinable!(grants -> accounts (account_id));
 diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(authorization_codes -> grants (grant_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
+diesel::joinable!(consents -> clients (client_id));
+diesel::joinable!(consents -> accounts (account_id));
+diesel::joinable!(logout_notifications -> clients (client_id));
+diesel::joinable!(pushed_authorization_requests -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -232,6 +302,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     backup_codes,
     passkeys,
     password_reissues,
+    initial_access_tokens,
+    consents,
+    revoked_access_tokens,
+    logout_notifications,
+    pushed_authorization_requests,
+    dpop_proofs_seen,
 );
 
 /// Every table and its columns, in declaration order, for the schema-match test.
@@ -282,6 +358,12 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "id_token_alg",
             "disabled",
             "created_at",
+            "registered_by",
+            "owner_account_id",
+            "registration_token_hash",
+            "require_pushed_authorization_requests",
+            "dpop_bound_access_tokens",
+            "updated_at",
         ],
     ),
     (
@@ -324,6 +406,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "amr",
             "created_at",
             "revoked_at",
+            "dpop_jkt",
         ],
     ),
     (
@@ -418,4 +501,41 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "detail",
         ],
     ),
+    (
+        "initial_access_tokens",
+        &["token_hash", "created_at", "expires_at", "uses_left"],
+    ),
+    (
+        "consents",
+        &["account_id", "client_id", "scope", "granted_at"],
+    ),
+    ("revoked_access_tokens", &["jti", "expires_at"]),
+    (
+        "logout_notifications",
+        &[
+            "id",
+            "client_id",
+            "sub",
+            "sid",
+            "reason",
+            "created_at",
+            "attempts",
+            "next_attempt_at",
+            "claimed_until",
+            "delivered_at",
+            "last_error",
+        ],
+    ),
+    (
+        "pushed_authorization_requests",
+        &[
+            "request_uri_hash",
+            "client_id",
+            "params",
+            "created_at",
+            "expires_at",
+            "used_at",
+        ],
+    ),
+    ("dpop_proofs_seen", &["jti_hash", "expires_at"]),
 ];

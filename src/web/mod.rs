@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod account;
+pub mod client_auth;
 pub mod cookies;
 pub mod errors;
 pub mod extractors;

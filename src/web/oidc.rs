@@ -3,8 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 
 use crate::domain::client_address::ClientAddress;
 use crate::oidc::authorize::RawAuthorizeParams;
@@ -12,13 +10,13 @@ use crate::oidc::discovery::paths;
 use crate::oidc::error::OAuthError;
 use crate::services::authorization::{self, AuthorizeOutcome};
 use crate::services::sign_in::PASSWORD_CHANGE;
-use crate::services::token::{self, PresentedClient, TokenError, TokenForm};
+use crate::services::token::{self, TokenError, TokenForm};
 use crate::services::userinfo::{self, UserInfoError};
 use crate::startup::AppState;
-use crate::web::cookies;
 use crate::web::errors::{BearerError, OAuthJsonError, PageError};
 use crate::web::extractors::ClientIp;
 use crate::web::second_factor;
+use crate::web::{client_auth, cookies};
 
 pub async fn get_discovery(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
@@ -118,11 +116,8 @@ pub async fn post_token(
     }
     let form: TokenForm =
         parse_single_valued(&body).map_err(|e| OAuthJsonError(OAuthError::invalid_request(e)))?;
-    let presented = PresentedClient {
-        basic: basic_credentials(&req).map_err(OAuthJsonError)?,
-        form_id: form.client_id.clone(),
-        form_secret: form.client_secret.clone(),
-    };
+    let presented = client_auth::presented(&req, &form.client_id, &form.client_secret)
+        .map_err(OAuthJsonError)?;
     match token::exchange(&state, presented, form).await {
         Ok(response) => Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -131,32 +126,6 @@ pub async fn post_token(
         Err(TokenError::OAuth(e)) => Err(OAuthJsonError(e)),
         Err(TokenError::Service(e)) => Err(e.into()),
     }
-}
-
-/// `Authorization: Basic` client credentials, form-urlencoded inside (RFC 6749 §2.3.1).
-fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let bad = || OAuthError::invalid_client("malformed Basic credentials");
-    let value = value.to_str().map_err(|_| bad())?;
-    let Some(encoded) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-    else {
-        return Err(bad());
-    };
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let unescape = |s: &str| -> Result<String, OAuthError> {
-        let plus_as_space = s.replace('+', " ");
-        percent_encoding::percent_decode_str(&plus_as_space)
-            .decode_utf8()
-            .map(|c| c.into_owned())
-            .map_err(|_| bad())
-    };
-    Ok(Some((unescape(id)?, unescape(secret)?)))
 }
 
 pub async fn get_userinfo(

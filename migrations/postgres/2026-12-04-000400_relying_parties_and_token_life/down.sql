@@ -1,0 +1,15 @@
+DROP TABLE dpop_proofs_seen;
+DROP TABLE pushed_authorization_requests;
+DROP TABLE logout_notifications;
+DROP TABLE revoked_access_tokens;
+DROP INDEX grants_sid;
+ALTER TABLE grants DROP COLUMN dpop_jkt;
+DROP TABLE consents;
+DROP TABLE initial_access_tokens;
+DROP INDEX clients_owner;
+ALTER TABLE clients DROP COLUMN updated_at;
+ALTER TABLE clients DROP COLUMN dpop_bound_access_tokens;
+ALTER TABLE clients DROP COLUMN require_pushed_authorization_requests;
+ALTER TABLE clients DROP COLUMN registration_token_hash;
+ALTER TABLE clients DROP COLUMN owner_account_id;
+ALTER TABLE clients DROP COLUMN registered_by;

@@ -41,6 +41,16 @@ pub enum ClientCommand {
     },
     /// List relying parties.
     List,
+    /// Disable a client: it gets no token and its tokens stop working.
+    Disable {
+        #[arg(long)]
+        id: String,
+    },
+    /// Re-enable a disabled client.
+    Enable {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 pub fn run(ctx: &Context, cmd: ClientCommand) -> Result<(), CliError> {
@@ -95,13 +105,32 @@ pub fn run(ctx: &Context, cmd: ClientCommand) -> Result<(), CliError> {
                 json!(all.iter().map(client_json).collect::<Vec<_>>()),
                 || {
                     all.iter()
-                        .map(|c| format!("{}\t{}\t{}", c.id, c.auth_method.as_str(), c.name))
+                        .map(|c| {
+                            let state = if c.disabled { "disabled" } else { "enabled" };
+                            format!("{}\t{}\t{state}\t{}", c.id, c.auth_method.as_str(), c.name)
+                        })
                         .collect::<Vec<_>>()
                         .join("\n")
                 },
             );
         }
+        ClientCommand::Disable { id } => set_disabled(ctx, &db, &id, true)?,
+        ClientCommand::Enable { id } => set_disabled(ctx, &db, &id, false)?,
     }
+    Ok(())
+}
+
+fn set_disabled(
+    ctx: &Context,
+    db: &crate::store::Db,
+    id: &str,
+    disabled: bool,
+) -> Result<(), CliError> {
+    clients::set_disabled(db, id, disabled, ctx.clock.now())
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    ctx.print(json!({"client_id": id, "disabled": disabled}), || {
+        format!("{id}: {}", if disabled { "disabled" } else { "enabled" })
+    });
     Ok(())
 }
 

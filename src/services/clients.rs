@@ -136,3 +136,32 @@ pub fn register_client(db: &Db, new: NewClient, now: i64) -> Result<RegisteredCl
 pub fn list_clients(db: &Db) -> Result<Vec<RelyingParty>, ServiceError> {
     Ok(clients::list_clients(&mut *db.conn()?)?)
 }
+
+/// An operator disables (or re-enables) a client. A disabled client gets no token, and the
+/// tokens it holds stop working (userinfo checks the client with the grant), without
+/// revoking them: re-enabling brings back what has not expired.
+pub fn set_disabled(db: &Db, client_id: &str, disabled: bool, now: i64) -> Result<(), ClientError> {
+    let mut conn = db.conn().map_err(ServiceError::from)?;
+    write_tx(&mut conn, |conn| {
+        if !clients::set_disabled(conn, client_id, disabled, now)? {
+            return Ok(false);
+        }
+        audit::record(
+            conn,
+            AuditEvent {
+                at: now,
+                kind: if disabled {
+                    "client_disabled"
+                } else {
+                    "client_enabled"
+                },
+                client_id: Some(client_id),
+                ..Default::default()
+            },
+        )?;
+        Ok::<_, crate::store::StoreError>(true)
+    })
+    .map_err(ServiceError::from)?
+    .then_some(())
+    .ok_or_else(|| ClientError::Invalid(format!("--id: no client {client_id:?}")))
+}

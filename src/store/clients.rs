@@ -119,3 +119,16 @@ pub fn list_clients(conn: &mut DbConnection) -> StoreResult<Vec<RelyingParty>> {
         .map(ClientRow::into_client)
         .collect()
 }
+
+/// Disables or re-enables a client; false when there is no such client.
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    id: &str,
+    disabled: bool,
+    now: i64,
+) -> StoreResult<bool> {
+    let changed = diesel::update(clients::table.find(id))
+        .set((clients::disabled.eq(disabled), clients::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(changed == 1)
+}

@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{accounts, authorization_codes, grants, refresh_tokens};
+use super::schema::{accounts, authorization_codes, clients, grants, refresh_tokens};
 use super::{DbConnection, StoreResult, from_json_list, to_json_list};
 use crate::domain::account::Account;
 use crate::store::accounts::AccountRow;
@@ -208,15 +208,18 @@ pub fn revoke_all_for_account(
     Ok(live.len())
 }
 
-/// A grant that has not been revoked, with its account (for userinfo).
+/// A grant that has not been revoked, of a client that is not disabled, with its account
+/// (for userinfo).
 pub fn find_live_grant(
     conn: &mut DbConnection,
     grant_id: &str,
 ) -> StoreResult<Option<(Grant, Account)>> {
     let row = grants::table
         .inner_join(accounts::table)
+        .inner_join(clients::table)
         .filter(grants::id.eq(grant_id))
         .filter(grants::revoked_at.is_null())
+        .filter(clients::disabled.eq(false))
         .select((GrantRow::as_select(), AccountRow::as_select()))
         .first::<(GrantRow, AccountRow)>(conn)
         .optional()?;

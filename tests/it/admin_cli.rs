@@ -258,6 +258,27 @@ fn client_register_prints_credentials_and_validates_redirect_uris() {
         cli.json(&["client", "list"]).as_array().map(Vec::len),
         Some(2)
     );
+
+    let id = public["client_id"].as_str().expect("client_id");
+    let disabled = |cli: &Cli| {
+        cli.json(&["client", "list"])
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["client_id"] == id).cloned())
+            .map(|c| c["disabled"].clone())
+    };
+    assert_eq!(
+        cli.json(&["client", "disable", "--id", id])["disabled"],
+        true
+    );
+    assert_eq!(disabled(&cli), Some(serde_json::json!(true)));
+    assert_eq!(
+        cli.json(&["client", "enable", "--id", id])["disabled"],
+        false
+    );
+    assert_eq!(disabled(&cli), Some(serde_json::json!(false)));
+    let out = cli.run(&["client", "disable", "--id", "no-such-client"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no client"), "{}", stderr(&out));
 }
 
 #[test]

@@ -9,6 +9,7 @@ use openidconnect::{
     IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use reqwest::StatusCode;
+use uec_idp::clock::Clock;
 use uec_idp::services::clients::NewClient;
 
 use crate::helpers::*;
@@ -357,4 +358,70 @@ async fn new_client_registration_defaults_are_sane() {
         .register_client(|c: &mut NewClient| c.name = "Defaults".into())
         .await;
     assert!(client.secret.as_deref().is_some_and(|s| s.len() >= 43));
+}
+
+#[tokio::test]
+async fn a_disabled_client_gets_no_token_and_its_tokens_stop_working() {
+    let app = spawn_app().await;
+    app.create_account("a1830000", "student").await;
+    let client = app.register_client(|_| {}).await;
+    let userinfo = |token: String| {
+        let app = &app;
+        async move {
+            app.http
+                .get(app.url("/userinfo"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("userinfo")
+                .status()
+        }
+    };
+    let code = code_for(&app, &client, "a1830000", &[]).await;
+    let issued: serde_json::Value = token_request(
+        &app,
+        &client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .expect("token json");
+    let access = issued["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string();
+    assert_eq!(userinfo(access.clone()).await, StatusCode::OK);
+
+    // Signed in already: the next authorization is answered from the session.
+    let (_, back) = app.authorize(&authorize_url(&app, &client.id, &[])).await;
+    let code = query_param(&back, "code").expect("code");
+    uec_idp::services::clients::set_disabled(&app.state.db, &client.id, true, app.clock.now())
+        .expect("disable");
+    assert_eq!(userinfo(access.clone()).await, StatusCode::UNAUTHORIZED);
+    let refused = token_request(
+        &app,
+        &client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = refused.json().await.expect("error json");
+    assert_eq!(body["error"], "invalid_client");
+
+    uec_idp::services::clients::set_disabled(&app.state.db, &client.id, false, app.clock.now())
+        .expect("enable");
+    assert_eq!(userinfo(access).await, StatusCode::OK);
+    assert!(
+        uec_idp::services::clients::set_disabled(&app.state.db, "nope", true, 0).is_err(),
+        "an unknown client is an error"
+    );
 }

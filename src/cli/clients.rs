@@ -43,12 +43,13 @@ pub enum ClientCommand {
     List,
     /// Disable a client: it gets no token and its tokens stop working.
     Disable {
-        #[arg(long)]
+        /// Client ids may begin with '-'.
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
     },
     /// Re-enable a disabled client.
     Enable {
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
     },
 }

@@ -665,3 +665,11 @@ fn progression_moves_the_alias_in_one_step_and_links_both_accounts() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("successors:      g2430000"), "{text}");
 }
+
+#[test]
+fn client_ids_that_begin_with_a_hyphen_are_taken_as_values() {
+    let cli = Cli::new();
+    let out = cli.run(&["client", "disable", "--id", "-opmp-Icjve6IPNGAW4Adw"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no client"), "{}", stderr(&out));
+}

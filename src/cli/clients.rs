@@ -38,6 +38,12 @@ pub enum ClientCommand {
         /// RS256 (default) | ES256
         #[arg(long, value_name = "ALG")]
         id_token_alg: Option<String>,
+        /// Accept authorization requests only through the PAR endpoint (RFC 9126).
+        #[arg(long = "require-par")]
+        require_par: bool,
+        /// Issue access tokens only bound to a DPoP key (RFC 9449).
+        #[arg(long = "dpop-bound")]
+        dpop_bound: bool,
     },
     /// List relying parties.
     List,
@@ -69,6 +75,8 @@ pub fn run(ctx: &Context, cmd: ClientCommand) -> Result<(), CliError> {
             allow_affiliations,
             requires_compliance,
             id_token_alg,
+            require_par,
+            dpop_bound,
         } => {
             let new = NewClient {
                 name,
@@ -82,6 +90,8 @@ pub fn run(ctx: &Context, cmd: ClientCommand) -> Result<(), CliError> {
                 allow_affiliations,
                 requires_compliance,
                 id_token_alg,
+                require_par,
+                dpop_bound,
             };
             let registered = clients::register_client(&db, new, ctx.clock.now())
                 .map_err(|e| CliError::Failed(e.to_string()))?;
@@ -148,6 +158,9 @@ fn client_json(c: &RelyingParty) -> serde_json::Value {
         "allowed_affiliations": c.allowed_affiliations.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         "requires_compliance": c.requires_compliance,
         "id_token_signed_response_alg": c.id_token_alg.as_str(),
+        "require_pushed_authorization_requests": c.require_par,
+        "dpop_bound_access_tokens": c.dpop_bound,
+        "registered_by": c.registered_by.as_str(),
         "disabled": c.disabled,
     })
 }

@@ -21,6 +21,10 @@ pub struct NewClient {
     pub allow_affiliations: Vec<String>,
     pub requires_compliance: bool,
     pub id_token_alg: Option<String>,
+    /// RFC 9126 §6: authorization requests only through `/par`.
+    pub require_par: bool,
+    /// RFC 9449 §5.2: access tokens only bound to a DPoP key.
+    pub dpop_bound: bool,
 }
 
 #[derive(Debug)]
@@ -108,8 +112,8 @@ pub fn register_client(db: &Db, new: NewClient, now: i64) -> Result<RegisteredCl
         registered_by: crate::domain::client::Registrar::Operator,
         owner_account_id: None,
         registration_token_hash: None,
-        require_par: false,
-        dpop_bound: false,
+        require_par: new.require_par,
+        dpop_bound: new.dpop_bound,
     };
     let mut conn = db.conn().map_err(ServiceError::from)?;
     write_tx(&mut conn, |conn| {

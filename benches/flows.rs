@@ -10,7 +10,9 @@
 //! 2. Code → token for an ES256 client with `offline_access` (code consumed, refresh token
 //!    stored) vs raw ES256 signatures of a real ID token's claims on N threads; the codes
 //!    are minted first by SSO (/authorize with a session cookie).
-//! 3. Userinfo and discovery GETs.
+//! 3. Refresh-token rotation (each task rotates its own family, durable) vs the same ES256
+//!    baseline, and introspection of an access token.
+//! 4. Userinfo and discovery GETs.
 //!
 //! HTTP runs follow an untimed warm-up; baselines run half before and half after. The CPU
 //! time of the process gives each row's busy cores and rates per CPU-second. Loops are
@@ -19,7 +21,7 @@
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::web;
@@ -98,7 +100,7 @@ async fn run(n: usize) -> Result<()> {
     let payload = id_token.split('.').nth(1).unwrap_or_default();
     let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload)?)?;
     let (keys, claims) = (&b.state.keys(), &claims);
-    let es256 = || {
+    let es256_rate = || {
         on_threads(n, (100_000, 1), || {
             move || {
                 keys.sign(ES256, "JWT", claims)?;
@@ -106,13 +108,13 @@ async fn run(n: usize) -> Result<()> {
             }
         })
     };
-    let exchange = |b: Arc<Bench>, _, i| async move {
-        b.exchange(1 + i).await?.bytes().await?;
-        Ok(())
+    let exchange = |b: Arc<Bench>, task, i| async move {
+        let tokens: serde_json::Value = b.exchange(1 + i).await?.json().await?;
+        b.keep_refresh_token(task, &tokens)
     };
-    let es256_before = es256()?;
+    let es256_before = es256_rate()?;
     let exchanges = drive(&b, (TASKS, CODES_WARMUP, CODES, 30), exchange).await?;
-    let es256 = Some(("raw ES256 sign", es256_before.plus(es256()?)));
+    let es256 = Some(("raw ES256 sign", es256_before.plus(es256_rate()?)));
 
     let get = |path: &'static str, bearer: Option<String>| {
         move |b: Arc<Bench>, _, _| {
@@ -128,7 +130,18 @@ async fn run(n: usize) -> Result<()> {
             }
         }
     };
+    let refresh = |b: Arc<Bench>, task, _| async move { b.refresh(task).await };
+    let es256_before = es256_rate()?;
+    let refreshes = drive(&b, (TASKS, 200, 4_000, 30), refresh).await?;
+    let es256_refresh = Some(("raw ES256 sign", es256_before.plus(es256_rate()?)));
+
     let access_token = tokens["access_token"].as_str().map(String::from);
+    let token = access_token.clone().unwrap_or_default();
+    let introspect = move |b: Arc<Bench>, _, _| {
+        let token = token.clone();
+        async move { b.introspect(&token).await }
+    };
+    let introspections = drive(&b, (TASKS, 1_000, 40_000, 4), introspect).await?;
     let userinfo = get("/userinfo", access_token);
     let userinfo = drive(&b, (TASKS, 1_000, 40_000, 4), userinfo).await?;
     let discovery = get("/.well-known/openid-configuration", None);
@@ -150,6 +163,13 @@ async fn run(n: usize) -> Result<()> {
         es256,
         PerSec(3e3),
     );
+    row(
+        "refresh, rotated (durable)",
+        refreshes,
+        es256_refresh,
+        PerSec(2.4e3),
+    );
+    row("introspection", introspections, None, PerSec(5e3));
     row("userinfo", userinfo, None, PerSec(1e4));
     row("discovery", discovery, None, PerSec(1e4));
     row("authorize, SSO (mints codes)", minting, None, Nothing);
@@ -350,6 +370,8 @@ struct Bench {
     login_url: String,
     code_url: String,
     codes: Vec<OnceLock<String>>,
+    /// The current refresh token of each load task (each task rotates its own family).
+    refresh_tokens: Vec<Mutex<String>>,
     schema: Option<PgSchema>,
     _dir: TempDir,
 }
@@ -430,6 +452,7 @@ impl Bench {
             browsers: browsers.collect::<Result<_, _>>()?,
             http: Client::builder().pool_max_idle_per_host(TASKS).build()?,
             codes: (0..n_codes).map(|_| OnceLock::new()).collect(),
+            refresh_tokens: (0..TASKS).map(|_| Mutex::new(String::new())).collect(),
             base,
             state,
             client,
@@ -459,6 +482,48 @@ impl Bench {
         let back = location(&post.send().await?, StatusCode::SEE_OTHER)?;
         let ok = back.starts_with(REDIRECT) && back.contains("code=");
         ensure!(ok, "sign-in ended at {back}");
+        Ok(())
+    }
+
+    fn keep_refresh_token(&self, task: usize, tokens: &serde_json::Value) -> Result<()> {
+        let token = tokens["refresh_token"]
+            .as_str()
+            .context("no refresh token")?;
+        *self.refresh_tokens[task]
+            .lock()
+            .map_err(|_| anyhow!("poisoned"))? = token.to_string();
+        Ok(())
+    }
+
+    /// Rotates task `task`'s refresh token once.
+    async fn refresh(&self, task: usize) -> Result<()> {
+        let current = self.refresh_tokens[task]
+            .lock()
+            .map_err(|_| anyhow!("poisoned"))?
+            .clone();
+        let form = [("grant_type", "refresh_token"), ("refresh_token", &current)];
+        let (id, secret) = &self.client;
+        let request = self.http.post(format!("{}/token", self.base));
+        let r = request
+            .basic_auth(id, Some(secret))
+            .form(&form)
+            .send()
+            .await?;
+        ensure!(r.status() == StatusCode::OK, "refresh: {}", r.status());
+        self.keep_refresh_token(task, &r.json().await?)
+    }
+
+    async fn introspect(&self, token: &str) -> Result<()> {
+        let (id, secret) = &self.client;
+        let request = self.http.post(format!("{}/introspect", self.base));
+        let r = request
+            .basic_auth(id, Some(secret))
+            .form(&[("token", token)])
+            .send()
+            .await?;
+        ensure!(r.status() == StatusCode::OK, "introspect: {}", r.status());
+        let body: serde_json::Value = r.json().await?;
+        ensure!(body["active"] == true, "token inactive: {body}");
         Ok(())
     }
 

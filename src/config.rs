@@ -133,9 +133,16 @@ pub struct TokenSettings {
     pub code_ttl: i64,
     pub access_token_ttl: i64,
     pub id_token_ttl: i64,
+    /// Absolute lifetime of a refresh-token family, from the grant.
     pub refresh_token_ttl: i64,
+    /// A refresh token unused for this long expires (each rotation starts it again).
+    pub refresh_idle_ttl: i64,
     pub session_ttl: i64,
     pub login_flow_ttl: i64,
+    /// How far a DPoP proof's `iat` may be from the provider's clock.
+    pub dpop_max_skew: i64,
+    /// Require a server-issued `nonce` in every DPoP proof (RFC 9449 §8, §9).
+    pub dpop_require_nonce: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -214,8 +221,11 @@ impl Default for TokenSettings {
             access_token_ttl: 600,
             id_token_ttl: 600,
             refresh_token_ttl: 30 * 86_400,
+            refresh_idle_ttl: 7 * 86_400,
             session_ttl: 10 * 3600,
             login_flow_ttl: 30 * 60,
+            dpop_max_skew: 60,
+            dpop_require_nonce: false,
         }
     }
 }
@@ -359,8 +369,10 @@ impl Settings {
                 t.refresh_token_ttl,
                 400 * 86_400,
             ),
+            ("tokens.refresh_idle_ttl", t.refresh_idle_ttl, 400 * 86_400),
             ("tokens.session_ttl", t.session_ttl, 30 * 86_400),
             ("tokens.login_flow_ttl", t.login_flow_ttl, 86_400),
+            ("tokens.dpop_max_skew", t.dpop_max_skew, 600),
         ] {
             if !(1..=max).contains(&value) {
                 return Err(ConfigError::new(

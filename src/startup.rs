@@ -244,7 +244,8 @@ async fn lifecycle_passes(state: web::Data<AppState>) {
     }
 }
 
-/// Deletes expired sessions, login flows, codes and pending reissues every ten minutes.
+/// Deletes expired sessions, login flows, codes, pending reissues, refresh tokens and
+/// denylist rows every ten minutes.
 async fn sweep_expired(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -258,7 +259,9 @@ async fn sweep_expired(state: web::Data<AppState>) {
                         + store::login_flows::delete_expired(conn, now)?
                         + store::grants::delete_expired_codes(conn, now)?
                         + store::second_factors::delete_dead_codes(conn, now)?
-                        + store::reissue::delete_expired(conn, now)?,
+                        + store::reissue::delete_expired(conn, now)?
+                        + store::refresh_tokens::delete_expired(conn, now)?
+                        + store::revocations::delete_expired(conn, now)?,
                 )
             })
             .await;

@@ -27,6 +27,15 @@ pub struct AccessTokenClaims {
     pub amr: Vec<String>,
     /// The grant this token was issued under.
     pub gid: String,
+    /// RFC 9449 §6: the DPoP key this token is bound to; `None` for a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 confirmation claim, as DPoP uses it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 pub fn sign(keys: &KeySet, claims: &AccessTokenClaims) -> Result<String, KeyError> {

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::oidc::authorize::SUPPORTED_SCOPES;
 use crate::oidc::claims::ACR_VALUES_SUPPORTED;
+use crate::oidc::dpop::SIGNING_ALGS as DPOP_ALGS;
 
 /// Paths of the endpoints, relative to the issuer.
 pub mod paths {
@@ -14,6 +15,8 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     pub const JWKS: &str = "/jwks";
     pub const LOGIN: &str = "/login";
+    pub const REVOKE: &str = "/revoke";
+    pub const INTROSPECT: &str = "/introspect";
 }
 
 /// `base`: the issuer without a trailing slash.
@@ -27,11 +30,16 @@ pub fn document(issuer: &str, base: &str) -> serde_json::Value {
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
+        "revocation_endpoint": format!("{base}{}", paths::REVOKE),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint": format!("{base}{}", paths::INTROSPECT),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "dpop_signing_alg_values_supported": DPOP_ALGS,
         "acr_values_supported": ACR_VALUES_SUPPORTED,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": [

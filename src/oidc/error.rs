@@ -21,6 +21,12 @@ pub enum OAuthErrorCode {
     RequestUriNotSupported,
     /// RFC 6750 §3.1: the bearer token is missing, expired, revoked or malformed.
     InvalidToken,
+    /// RFC 9449 §5: the DPoP proof is missing where required, malformed or replayed.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the proof must carry the nonce sent in the `DPoP-Nonce` header.
+    UseDpopNonce,
+    /// RFC 7009 §2.2.1: the server cannot revoke this kind of token.
+    UnsupportedTokenType,
 }
 
 impl OAuthErrorCode {
@@ -41,6 +47,9 @@ impl OAuthErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidToken => "invalid_token",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
+            Self::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 }

@@ -4,6 +4,8 @@ pub mod access_token;
 pub mod authorize;
 pub mod claims;
 pub mod discovery;
+pub mod dpop;
+pub mod dpop_key;
 pub mod error;
 pub mod keys;
 pub mod pkce;

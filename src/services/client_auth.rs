@@ -48,6 +48,17 @@ pub fn authenticate(
     check_client(conn, &client_id, secret.as_deref(), method)
 }
 
+/// [`authenticate`] from async code.
+pub async fn authenticate_in(
+    state: &crate::startup::AppState,
+    presented: PresentedClient,
+) -> Result<RelyingParty, ClientAuthError> {
+    state
+        .db
+        .run(move |conn| authenticate(conn, &presented))
+        .await
+}
+
 /// Which client, which secret, and by which method (RFC 6749 §2.3.1: only one method per
 /// request).
 fn presented_credentials(

@@ -2,17 +2,22 @@
 //! thing a person, relying party or operator does. No HTTP types here.
 
 pub mod access;
+pub mod access_tokens;
 pub mod accounts;
 pub mod authorization;
 pub mod client_auth;
 pub mod clients;
 pub mod compliance;
+pub mod dpop;
 pub mod enrolment;
+pub mod introspection;
 pub mod lifecycle;
 pub mod login;
 pub mod passkeys;
 pub mod passwords;
+pub mod refresh;
 pub mod reissue;
+pub mod revocation;
 pub mod second_factor;
 pub mod sessions;
 pub mod sign_in;

@@ -1,11 +1,12 @@
-//! The token endpoint (RFC 6749 §3.2, §4.1.3; OIDC Core §3.1.3): client authentication
-//! and the `authorization_code` grant.
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §6; OIDC Core §3.1.3, §12): client
+//! authentication, the `authorization_code` and `refresh_token` grants, and DPoP binding
+//! (RFC 9449 §5).
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::account::Account;
 use crate::domain::client::RelyingParty;
-use crate::oidc::access_token::{self, AccessTokenClaims};
+use crate::oidc::access_token::{self, AccessTokenClaims, Confirmation};
 use crate::oidc::claims::{IdTokenClaims, ProfileClaims, at_hash};
 use crate::oidc::error::{OAuthError, OAuthErrorCode};
 use crate::oidc::keys::KeySet;
@@ -13,10 +14,12 @@ use crate::oidc::pkce;
 use crate::secrets;
 use crate::services::ServiceError;
 use crate::services::client_auth::{self, PresentedClient};
+use crate::services::dpop::{self, DpopError};
+use crate::services::refresh::{self, Rotated};
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::grants::{self, Grant, Redemption};
-use crate::store::{DbConnection, accounts, write_tx};
+use crate::store::{DbConnection, accounts, refresh_tokens, write_tx};
 
 /// The form of a token request, as received.
 #[derive(Debug, Default, Deserialize)]
@@ -25,6 +28,8 @@ pub struct TokenForm {
     pub code: Option<String>,
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
 }
@@ -32,6 +37,7 @@ pub struct TokenForm {
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// `Bearer`, or `DPoP` for a token bound to a key (RFC 9449 §5).
     pub token_type: &'static str,
     pub expires_in: i64,
     pub id_token: String,
@@ -69,74 +75,165 @@ impl From<crate::store::StoreError> for TokenError {
     }
 }
 
+impl From<DpopError> for TokenError {
+    fn from(e: DpopError) -> Self {
+        match e {
+            DpopError::Invalid(why) => {
+                TokenError::OAuth(OAuthError::new(OAuthErrorCode::InvalidDpopProof, why))
+            }
+            DpopError::UseNonce => TokenError::OAuth(OAuthError::new(
+                OAuthErrorCode::UseDpopNonce,
+                "the DPoP proof must carry the nonce in the DPoP-Nonce header",
+            )),
+            DpopError::Service(e) => TokenError::Service(e),
+        }
+    }
+}
+
+/// The grant asked for, with its parameters.
+enum Requested {
+    Code {
+        code: String,
+        redirect_uri: String,
+        verifier: Option<String>,
+    },
+    Refresh {
+        token: String,
+        scope: Option<String>,
+    },
+}
+
+/// `dpop_proof`: the `DPoP` header, when sent.
 pub async fn exchange(
     state: &AppState,
     client: PresentedClient,
     form: TokenForm,
+    dpop_proof: Option<String>,
 ) -> Result<TokenResponse, TokenError> {
-    match form.grant_type.as_deref() {
-        Some("authorization_code") => {}
+    let request = match form.grant_type.as_deref() {
+        Some("authorization_code") => Requested::Code {
+            code: form
+                .code
+                .ok_or_else(|| OAuthError::invalid_request("code is missing"))?,
+            redirect_uri: form
+                .redirect_uri
+                .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?,
+            verifier: form.code_verifier,
+        },
+        Some("refresh_token") => Requested::Refresh {
+            token: form
+                .refresh_token
+                .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?,
+            scope: form.scope,
+        },
         Some(_) => {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
-                "only authorization_code is supported",
+                "only authorization_code and refresh_token are supported",
             )
             .into());
         }
         None => return Err(OAuthError::invalid_request("grant_type is missing").into()),
-    }
-    let code = form
-        .code
-        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-    let redirect_uri = form
-        .redirect_uri
-        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
+    };
+    let jkt = match dpop_proof {
+        Some(proof) => Some(
+            dpop::check(
+                state,
+                &proof,
+                "POST",
+                crate::oidc::discovery::paths::TOKEN,
+                None,
+            )
+            .await?
+            .jkt,
+        ),
+        None => None,
+    };
 
     let now = state.clock.now();
     let keys = state.keys();
     let issuer = state.cfg.issuer.clone();
     let tokens = state.settings.tokens.clone();
     let mailbox_domain = state.settings.accounts.mailbox_domain.clone();
-    let verifier = form.code_verifier;
     state
         .db
         .run(move |conn| {
             let client = client_auth::authenticate(conn, &client)?;
-            let refresh_token = secrets::new_token();
-            let redeemed = write_tx(conn, |conn| {
-                redeem_code(
-                    conn,
-                    &client,
-                    &code,
-                    &redirect_uri,
-                    verifier.as_deref(),
-                    now,
+            if client.dpop_bound && jkt.is_none() {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidDpopProof,
+                    "this client's tokens must be DPoP-bound: send a DPoP proof",
                 )
-                .and_then(|outcome| match outcome {
-                    Ok((grant, nonce, account)) => {
-                        let offline = grant.scope.split(' ').any(|s| s == "offline_access");
-                        if offline {
-                            grants::insert_refresh_token(
-                                conn,
-                                &secrets::hash_token(&refresh_token),
-                                &grant.id,
-                                now,
-                                now + tokens.refresh_token_ttl,
-                            )?;
-                        }
-                        Ok(Ok((grant, nonce, account, offline)))
-                    }
-                    Err(e) => Ok(Err(e)),
-                })
-            })?;
-            // Committed before refusing: a replayed code's revocation must stick.
-            let (grant, nonce, account, offline) = redeemed?;
-            // Signing (RSA: ~1 ms) happens after the commit, outside the write lock.
+                .into());
+            }
+            let (grant, nonce, account, refresh_token) = match request {
+                Requested::Code {
+                    code,
+                    redirect_uri,
+                    verifier,
+                } => {
+                    let refresh_token = secrets::new_token();
+                    let redeemed = write_tx(conn, |conn| {
+                        redeem_code(
+                            conn,
+                            &client,
+                            &code,
+                            &redirect_uri,
+                            verifier.as_deref(),
+                            now,
+                        )
+                        .and_then(|outcome| match outcome {
+                            Ok((grant, nonce, account)) => {
+                                // Every code yields a refresh token; without offline_access
+                                // it ends with the browser session (see `refresh`).
+                                grants::insert_refresh_token(
+                                    conn,
+                                    &secrets::hash_token(&refresh_token),
+                                    &grant.id,
+                                    now,
+                                    refresh::refresh_expiry(&tokens, now, now),
+                                )?;
+                                if let Some(jkt) = jkt.as_deref() {
+                                    refresh_tokens::bind_grant_to_key(conn, &grant.id, jkt)?;
+                                }
+                                Ok(Ok((grant, nonce, account)))
+                            }
+                            Err(e) => Ok(Err(e)),
+                        })
+                    })?;
+                    // Committed before refusing: a replayed code's revocation must stick.
+                    let (grant, nonce, account) = redeemed?;
+                    (grant, nonce, account, refresh_token)
+                }
+                Requested::Refresh { token, scope } => {
+                    let rotated = write_tx(conn, |conn| {
+                        refresh::rotate(
+                            conn,
+                            &client,
+                            &token,
+                            scope.as_deref(),
+                            jkt.as_deref(),
+                            &tokens,
+                            now,
+                        )
+                    })?;
+                    // Committed before refusing: a reused token's family revocation must stick.
+                    let Rotated {
+                        grant,
+                        account,
+                        refresh_token,
+                    } = rotated?;
+                    // OIDC Core §12.2: a refreshed ID token carries no nonce.
+                    (grant, None, account, refresh_token)
+                }
+            };
+            // Signing happens after the commit, outside the write lock.
             let issued = sign_tokens(
                 &keys,
                 &client,
                 &grant,
                 nonce.as_deref(),
+                jkt,
                 &account,
                 &issuer,
                 &mailbox_domain,
@@ -144,7 +241,7 @@ pub async fn exchange(
                 &tokens,
             )?;
             Ok(TokenResponse {
-                refresh_token: offline.then_some(refresh_token),
+                refresh_token: Some(refresh_token),
                 ..issued
             })
         })
@@ -224,6 +321,7 @@ fn sign_tokens(
     client: &RelyingParty,
     grant: &Grant,
     nonce: Option<&str>,
+    jkt: Option<String>,
     account: &Account,
     issuer: &str,
     mailbox_domain: &str,
@@ -243,6 +341,12 @@ fn sign_tokens(
         acr: grant.acr.clone(),
         amr: grant.amr.clone(),
         gid: grant.id.clone(),
+        cnf: jkt.map(|jkt| Confirmation { jkt }),
+    };
+    let token_type = if access_claims.cnf.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
     };
     let access_token = access_token::sign(keys, &access_claims).map_err(ServiceError::from)?;
     let id_claims = IdTokenClaims {
@@ -265,7 +369,7 @@ fn sign_tokens(
         .map_err(ServiceError::from)?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type,
         expires_in: ttl.access_token_ttl,
         id_token,
         refresh_token: None,

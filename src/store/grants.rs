@@ -36,18 +36,18 @@ pub struct IssuedCode {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = grants)]
-struct GrantRow {
-    id: String,
-    client_id: String,
-    account_id: String,
-    sid: Option<String>,
-    scope: String,
-    auth_time: i64,
-    acr: String,
-    amr: String,
-    created_at: i64,
-    revoked_at: Option<i64>,
-    dpop_jkt: Option<String>,
+pub(crate) struct GrantRow {
+    pub(crate) id: String,
+    pub(crate) client_id: String,
+    pub(crate) account_id: String,
+    pub(crate) sid: Option<String>,
+    pub(crate) scope: String,
+    pub(crate) auth_time: i64,
+    pub(crate) acr: String,
+    pub(crate) amr: String,
+    pub(crate) created_at: i64,
+    pub(crate) revoked_at: Option<i64>,
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 impl From<GrantRow> for Grant {

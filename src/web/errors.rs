@@ -133,13 +133,18 @@ impl From<ServiceError> for OAuthJsonError {
     }
 }
 
-/// RFC 6750 §3: a refused bearer token.
-#[derive(Debug)]
+/// RFC 6750 §3 / RFC 9449 §7.1: a refused access token.
+#[derive(Debug, Default)]
 pub struct BearerError {
     pub status: StatusCode,
-    /// `invalid_token`, `insufficient_scope`, or `None` when no token was sent (§3.1).
+    /// `invalid_token`, `insufficient_scope`, `invalid_dpop_proof`, `use_dpop_nonce`, or
+    /// `None` when no token was sent (§3.1).
     pub code: Option<&'static str>,
     pub description: &'static str,
+    /// Challenge with the `DPoP` scheme (the token was presented as, or is, DPoP-bound).
+    pub dpop: bool,
+    /// Sent as `DPoP-Nonce` (RFC 9449 §9).
+    pub dpop_nonce: Option<String>,
 }
 
 impl std::fmt::Display for BearerError {
@@ -154,17 +159,30 @@ impl ResponseError for BearerError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let algs = crate::oidc::dpop::SIGNING_ALGS.join(" ");
+        let scheme = if self.dpop {
+            format!("DPoP algs=\"{algs}\"")
+        } else {
+            "Bearer realm=\"uec-idp\"".to_string()
+        };
         let challenge = match self.code {
             Some(code) => format!(
-                "Bearer realm=\"uec-idp\", error=\"{code}\", error_description=\"{}\"",
+                "{scheme}, error=\"{code}\", error_description=\"{}\"",
                 self.description
             ),
-            None => "Bearer realm=\"uec-idp\"".to_string(),
+            None => scheme,
         };
         let mut response = HttpResponse::build(self.status);
         response
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::WWW_AUTHENTICATE, challenge));
+        if self.code.is_none() && !self.dpop {
+            // No credentials at all: either scheme will do (RFC 9449 §7.2).
+            response.append_header((header::WWW_AUTHENTICATE, format!("DPoP algs=\"{algs}\"")));
+        }
+        if let Some(nonce) = &self.dpop_nonce {
+            response.insert_header(("DPoP-Nonce", nonce.as_str()));
+        }
         match self.code {
             Some(code) => response
                 .json(serde_json::json!({"error": code, "error_description": self.description})),

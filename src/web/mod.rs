@@ -16,4 +16,6 @@ pub mod password;
 pub mod reissue;
 pub mod routes;
 pub mod second_factor;
+pub mod token_status;
+pub mod userinfo;
 pub mod views;

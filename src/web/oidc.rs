@@ -1,19 +1,19 @@
-//! The OpenID Connect endpoints: discovery, JWKS, authorize, token, userinfo.
+//! The OpenID Connect endpoints: discovery, JWKS, authorize, token.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::header::{self, ContentType, HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::domain::client_address::ClientAddress;
 use crate::oidc::authorize::RawAuthorizeParams;
 use crate::oidc::discovery::paths;
-use crate::oidc::error::OAuthError;
+use crate::oidc::error::{OAuthError, OAuthErrorCode};
 use crate::services::authorization::{self, AuthorizeOutcome};
+use crate::services::dpop;
 use crate::services::sign_in::PASSWORD_CHANGE;
 use crate::services::token::{self, TokenError, TokenForm};
-use crate::services::userinfo::{self, UserInfoError};
 use crate::startup::AppState;
-use crate::web::errors::{BearerError, OAuthJsonError, PageError};
+use crate::web::errors::{OAuthJsonError, PageError};
 use crate::web::extractors::ClientIp;
 use crate::web::second_factor;
 use crate::web::{client_auth, cookies};
@@ -104,107 +104,44 @@ pub async fn post_token(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthJsonError> {
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(OAuthJsonError(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        )));
-    }
-    let form: TokenForm =
-        parse_single_valued(&body).map_err(|e| OAuthJsonError(OAuthError::invalid_request(e)))?;
-    let presented = client_auth::presented(&req, &form.client_id, &form.client_secret)
-        .map_err(OAuthJsonError)?;
-    match token::exchange(&state, presented, form).await {
+    let (form, presented): (TokenForm, _) = client_auth::form_request(&req, &body)?;
+    let proof = dpop_header(&req).map_err(OAuthJsonError)?;
+    match token::exchange(&state, presented, form, proof).await {
         Ok(response) => Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))
             .json(response)),
+        Err(TokenError::OAuth(e)) if e.code == OAuthErrorCode::UseDpopNonce => {
+            let mut response = OAuthJsonError(e).error_response();
+            if let Ok(nonce) = HeaderValue::from_str(&dpop::current_nonce(&state)) {
+                response.headers_mut().insert(DPOP_NONCE, nonce);
+            }
+            Ok(response)
+        }
         Err(TokenError::OAuth(e)) => Err(OAuthJsonError(e)),
         Err(TokenError::Service(e)) => Err(e.into()),
     }
 }
 
-pub async fn get_userinfo(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, BearerError> {
-    let token = bearer_token(&req)?;
-    userinfo_response(&state, &token).await
-}
+pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
-pub async fn post_userinfo(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, BearerError> {
-    // RFC 6750 §2.2: the token may come in the form body instead of the header.
-    #[derive(serde::Deserialize)]
-    struct Form {
-        access_token: Option<String>,
-    }
-    let token = match bearer_token(&req) {
-        Ok(t) => t,
-        Err(e) => parse_single_valued::<Form>(&body)
-            .ok()
-            .and_then(|f| f.access_token)
-            .ok_or(e)?,
+/// The `DPoP` header: at most one (RFC 9449 §4.3 item 1).
+pub fn dpop_header(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
+    let mut values = req.headers().get_all("dpop");
+    let Some(first) = values.next() else {
+        return Ok(None);
     };
-    userinfo_response(&state, &token).await
-}
-
-async fn userinfo_response(state: &AppState, token: &str) -> Result<HttpResponse, BearerError> {
-    match userinfo::userinfo(state, token).await {
-        Ok(info) => Ok(HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(info)),
-        Err(UserInfoError::InvalidToken(description)) => Err(BearerError {
-            status: StatusCode::UNAUTHORIZED,
-            code: Some("invalid_token"),
-            description,
-        }),
-        Err(UserInfoError::InsufficientScope) => Err(BearerError {
-            status: StatusCode::FORBIDDEN,
-            code: Some("insufficient_scope"),
-            description: "the access token was not issued for OpenID Connect",
-        }),
-        Err(UserInfoError::Service(e)) => {
-            tracing::error!(error = %e, "userinfo failed");
-            Err(BearerError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: None,
-                description: "",
-            })
-        }
-    }
-}
-
-fn bearer_token(req: &HttpRequest) -> Result<String, BearerError> {
-    let missing = BearerError {
-        status: StatusCode::UNAUTHORIZED,
-        code: None,
-        description: "",
+    let bad = || {
+        OAuthError::new(
+            OAuthErrorCode::InvalidDpopProof,
+            "send exactly one DPoP header",
+        )
     };
-    let value = req.headers().get(header::AUTHORIZATION).ok_or(missing)?;
-    let value = value.to_str().map_err(|_| invalid_request())?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .ok_or_else(invalid_request)?
-        .trim();
-    if token.is_empty() {
-        return Err(invalid_request());
+    if values.next().is_some() {
+        return Err(bad());
     }
-    Ok(token.to_string())
-}
-
-fn invalid_request() -> BearerError {
-    BearerError {
-        status: StatusCode::BAD_REQUEST,
-        code: Some("invalid_request"),
-        description: "malformed Authorization header",
-    }
+    first
+        .to_str()
+        .map(|v| Some(v.to_string()))
+        .map_err(|_| bad())
 }

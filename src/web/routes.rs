@@ -7,6 +7,7 @@ use actix_web::web;
 use crate::oidc::discovery::paths;
 use crate::web::{
     access, account, health, login, middleware, oidc, passkeys, password, reissue, second_factor,
+    token_status, userinfo,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -106,8 +107,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             // client-auth
             .route(paths::TOKEN, web::post().to(oidc::post_token))
-            // bearer
-            .route(paths::USERINFO, web::get().to(oidc::get_userinfo))
-            .route(paths::USERINFO, web::post().to(oidc::post_userinfo)),
+            .route(paths::REVOKE, web::post().to(token_status::post_revoke))
+            .route(
+                paths::INTROSPECT,
+                web::post().to(token_status::post_introspect),
+            )
+            // bearer or DPoP
+            .route(paths::USERINFO, web::get().to(userinfo::get_userinfo))
+            .route(paths::USERINFO, web::post().to(userinfo::post_userinfo)),
     );
 }

@@ -65,3 +65,39 @@ async fn jwks_publishes_an_rs256_and_an_es256_key_with_kids() {
         assert!(k.get("d").is_none(), "no private parts");
     }
 }
+
+#[tokio::test]
+async fn discovery_advertises_refresh_revocation_introspection_and_dpop() {
+    let app = spawn_app().await;
+    let d: serde_json::Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        d["grant_types_supported"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(d["revocation_endpoint"], app.url("/revoke"));
+    assert_eq!(d["introspection_endpoint"], app.url("/introspect"));
+    assert_eq!(
+        d["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert!(
+        d["revocation_endpoint_auth_methods_supported"]
+            .as_array()
+            .expect("methods")
+            .contains(&serde_json::json!("none"))
+    );
+    assert!(
+        d["dpop_signing_alg_values_supported"]
+            .as_array()
+            .expect("dpop algs")
+            .contains(&serde_json::json!("ES256"))
+    );
+}

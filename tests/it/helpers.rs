@@ -478,3 +478,50 @@ pub async fn token_request(
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_uec-idp")
 }
+
+/// Redeems `code` at the token endpoint (Basic authentication) and returns the token
+/// response, which must be a success.
+pub async fn exchange_code(app: &TestApp, client: &TestClient, code: &str) -> serde_json::Value {
+    let r = token_request(
+        app,
+        client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "token exchange");
+    r.json().await.expect("token json")
+}
+
+/// Signs `account` in through `client` and returns the token response.
+pub async fn tokens_for(
+    app: &TestApp,
+    client: &TestClient,
+    account: &str,
+    extra: &[(&str, &str)],
+) -> serde_json::Value {
+    let code = code_for(app, client, account, extra).await;
+    exchange_code(app, client, &code).await
+}
+
+/// The status userinfo answers a bearer token with.
+pub async fn userinfo_status(app: &TestApp, access_token: &str) -> reqwest::StatusCode {
+    app.http
+        .get(app.url("/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .expect("userinfo")
+        .status()
+}
+
+/// A string field of a JSON response.
+pub fn field(json: &serde_json::Value, name: &str) -> String {
+    json[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name} in {json}"))
+        .to_string()
+}

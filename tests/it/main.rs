@@ -3,6 +3,7 @@
 mod access;
 mod admin_cli;
 mod discovery;
+mod dpop;
 mod helpers;
 mod lifecycle;
 mod login;
@@ -10,8 +11,10 @@ mod oidc_code_flow;
 mod oidc_errors;
 mod passkeys;
 mod password;
+mod refresh_tokens;
 mod reissue;
 mod schema;
 mod second_factor;
 mod smtp_sink;
 mod soft_authenticator;
+mod token_status;

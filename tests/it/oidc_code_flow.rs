@@ -114,8 +114,8 @@ async fn run_flow(
     .expect("at_hash computable");
     assert_eq!(claims.access_token_hash(), Some(&expected_hash), "at_hash");
     assert!(
-        tokens.refresh_token().is_none(),
-        "no refresh token without offline_access"
+        tokens.refresh_token().is_some(),
+        "a refresh token, bound to the session without offline_access"
     );
 
     let info: CoreUserInfoClaims = rp

@@ -69,9 +69,9 @@ async fn changing_the_password_ends_every_other_session_and_token() {
     let client = app.register_client(|_| {}).await;
     // Another browser, signed in to an RP, with an access token.
     let other = app.stranger_at(CAMPUS_IP);
-    let back = other
-        .sign_in_through(&authorize_url(&app, &client.id, &[]), "a1830000", PASSWORD)
-        .await;
+    // offline_access: the refresh token would outlive the session; the change ends it too.
+    let offline = authorize_url(&app, &client.id, &[("scope", "openid offline_access")]);
+    let back = other.sign_in_through(&offline, "a1830000", PASSWORD).await;
     let tokens = redeem(&app, &client, &back).await;
     let access = tokens["access_token"]
         .as_str()
@@ -129,6 +129,23 @@ async fn changing_the_password_ends_every_other_session_and_token() {
         userinfo(access).await,
         StatusCode::UNAUTHORIZED,
         "its access token too"
+    );
+    let refreshed = token_request(
+        &app,
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("refresh"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        refreshed.status(),
+        StatusCode::BAD_REQUEST,
+        "and its refresh token"
     );
     // The old password is refused, the new one works.
     let r = other.submit_login(&login, "a1830000", PASSWORD).await;

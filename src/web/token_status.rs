@@ -1,0 +1,71 @@
+//! What a client may do with a token it holds besides using it: revoke it (RFC 7009) and
+//! ask whether it is still active (RFC 7662). Both are client-authenticated form POSTs.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::domain::client::ClientAuthMethod;
+use crate::oidc::error::OAuthError;
+use crate::services::client_auth::{self, ClientAuthError, PresentedClient};
+use crate::services::{introspection, revocation};
+use crate::startup::AppState;
+use crate::web::client_auth::form_request;
+use crate::web::errors::OAuthJsonError;
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    token: Option<String>,
+    token_type_hint: Option<String>,
+}
+
+pub async fn post_revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthJsonError> {
+    let (form, presented): (TokenForm, _) = form_request(&req, &body)?;
+    let client = authenticated(&state, presented).await?;
+    let token = required_token(form.token)?;
+    revocation::revoke(&state, &client, &token, form.token_type_hint.as_deref()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+pub async fn post_introspect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthJsonError> {
+    let (form, presented): (TokenForm, _) = form_request(&req, &body)?;
+    let client = authenticated(&state, presented).await?;
+    // RFC 7662 §2.1: the caller must be authorised; a public client proves nothing.
+    if client.auth_method == ClientAuthMethod::None {
+        return Err(OAuthJsonError(OAuthError::invalid_client(
+            "introspection needs a confidential client",
+        )));
+    }
+    let token = required_token(form.token)?;
+    let answer =
+        introspection::introspect(&state, &client, &token, form.token_type_hint.as_deref()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(answer))
+}
+
+async fn authenticated(
+    state: &AppState,
+    presented: PresentedClient,
+) -> Result<crate::domain::client::RelyingParty, OAuthJsonError> {
+    client_auth::authenticate_in(state, presented)
+        .await
+        .map_err(|e| match e {
+            ClientAuthError::OAuth(e) => OAuthJsonError(e),
+            ClientAuthError::Service(e) => e.into(),
+        })
+}
+
+fn required_token(token: Option<String>) -> Result<String, OAuthJsonError> {
+    token.ok_or_else(|| OAuthJsonError(OAuthError::invalid_request("token is missing")))
+}

@@ -5,16 +5,16 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::domain::client::ClientAuthMethod;
+use crate::domain::client::{ClientAuthMethod, RelyingParty};
 use crate::oidc::error::OAuthError;
-use crate::services::client_auth::{self, ClientAuthError, PresentedClient};
+use crate::services::client_auth::{self, ClientAuthError};
 use crate::services::{introspection, revocation};
 use crate::startup::AppState;
 use crate::web::client_auth::form_request;
 use crate::web::errors::OAuthJsonError;
 
 #[derive(Deserialize)]
-pub struct TokenForm {
+struct TokenForm {
     token: Option<String>,
     token_type_hint: Option<String>,
 }
@@ -24,10 +24,8 @@ pub async fn post_revoke(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthJsonError> {
-    let (form, presented): (TokenForm, _) = form_request(&req, &body)?;
-    let client = authenticated(&state, presented).await?;
-    let token = required_token(form.token)?;
-    revocation::revoke(&state, &client, &token, form.token_type_hint.as_deref()).await?;
+    let (client, token, hint) = token_request(&req, &state, &body).await?;
+    revocation::revoke(&state, &client, &token, hint.as_deref()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
@@ -38,34 +36,34 @@ pub async fn post_introspect(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthJsonError> {
-    let (form, presented): (TokenForm, _) = form_request(&req, &body)?;
-    let client = authenticated(&state, presented).await?;
+    let (client, token, hint) = token_request(&req, &state, &body).await?;
     // RFC 7662 §2.1: the caller must be authorised; a public client proves nothing.
     if client.auth_method == ClientAuthMethod::None {
         return Err(OAuthJsonError(OAuthError::invalid_client(
             "introspection needs a confidential client",
         )));
     }
-    let token = required_token(form.token)?;
-    let answer =
-        introspection::introspect(&state, &client, &token, form.token_type_hint.as_deref()).await?;
+    let answer = introspection::introspect(&state, &client, &token, hint.as_deref()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(answer))
 }
 
-async fn authenticated(
+/// The authenticated client, the token and its type hint.
+async fn token_request(
+    req: &HttpRequest,
     state: &AppState,
-    presented: PresentedClient,
-) -> Result<crate::domain::client::RelyingParty, OAuthJsonError> {
-    client_auth::authenticate_in(state, presented)
+    body: &[u8],
+) -> Result<(RelyingParty, String, Option<String>), OAuthJsonError> {
+    let (form, presented): (TokenForm, _) = form_request(req, body)?;
+    let client = client_auth::authenticate_in(state, presented)
         .await
         .map_err(|e| match e {
             ClientAuthError::OAuth(e) => OAuthJsonError(e),
             ClientAuthError::Service(e) => e.into(),
-        })
-}
-
-fn required_token(token: Option<String>) -> Result<String, OAuthJsonError> {
-    token.ok_or_else(|| OAuthJsonError(OAuthError::invalid_request("token is missing")))
+        })?;
+    let token = form
+        .token
+        .ok_or_else(|| OAuthJsonError(OAuthError::invalid_request("token is missing")))?;
+    Ok((client, token, form.token_type_hint))
 }

@@ -10,8 +10,8 @@ use uec_idp::services::compliance;
 use uec_idp::store::schema::grants;
 
 use crate::helpers::{
-    CAMPUS_IP, PASSWORD, REDIRECT, TestApp, TestClient, authorize_url, query_param, spawn_app_with,
-    token_request,
+    CAMPUS_IP, PASSWORD, REDIRECT, TestApp, TestClient, authorize_url, exchange_code, field,
+    query_param, spawn_app_with, userinfo_json,
 };
 
 const DAY: i64 = 86_400;
@@ -246,29 +246,8 @@ async fn progression_keeps_the_old_account_working_and_moves_the_alias() {
                 .sign_in_through(&authorize_url(app, &rp.id, &[]), id, PASSWORD)
                 .await;
             let code = query_param(&back, "code").expect("code");
-            let tokens: serde_json::Value = token_request(
-                app,
-                rp,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", REDIRECT),
-                ],
-            )
-            .await
-            .json()
-            .await
-            .expect("token json");
-            let info: serde_json::Value = app
-                .http
-                .get(app.url("/userinfo"))
-                .bearer_auth(tokens["access_token"].as_str().expect("access token"))
-                .send()
-                .await
-                .expect("userinfo")
-                .json()
-                .await
-                .expect("userinfo json");
+            let tokens = exchange_code(app, rp, &code).await;
+            let info = userinfo_json(app, &field(&tokens, "access_token")).await;
             info["email"].as_str().unwrap_or_default().to_string()
         }
     };

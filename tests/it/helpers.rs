@@ -507,15 +507,19 @@ pub async fn tokens_for(
     exchange_code(app, client, &code).await
 }
 
-/// The status userinfo answers a bearer token with.
-pub async fn userinfo_status(app: &TestApp, access_token: &str) -> reqwest::StatusCode {
+/// GET /userinfo with a bearer token.
+pub async fn userinfo_response(app: &TestApp, access_token: &str) -> reqwest::Response {
     app.http
         .get(app.url("/userinfo"))
         .bearer_auth(access_token)
         .send()
         .await
         .expect("userinfo")
-        .status()
+}
+
+/// The status userinfo answers a bearer token with.
+pub async fn userinfo_status(app: &TestApp, access_token: &str) -> reqwest::StatusCode {
+    userinfo_response(app, access_token).await.status()
 }
 
 /// A string field of a JSON response.
@@ -524,4 +528,55 @@ pub fn field(json: &serde_json::Value, name: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no {name} in {json}"))
         .to_string()
+}
+
+/// POSTs a refresh-token grant with HTTP Basic client authentication.
+pub async fn refresh_request(app: &TestApp, client: &TestClient, token: &str) -> reqwest::Response {
+    token_request(
+        app,
+        client,
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+    )
+    .await
+}
+
+/// The userinfo response of a bearer token, which must be a success.
+pub async fn userinfo_json(app: &TestApp, access_token: &str) -> serde_json::Value {
+    let r = userinfo_response(app, access_token).await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "userinfo");
+    r.json().await.expect("userinfo json")
+}
+
+/// The `openidconnect` relying party as discovery sets it up.
+pub type DiscoveredRp = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// `client` as an `openidconnect` relying party configured from discovery, and its HTTP
+/// client (redirects not followed).
+pub async fn discovered_rp(
+    app: &TestApp,
+    client: &TestClient,
+) -> (DiscoveredRp, openidconnect::reqwest::Client) {
+    let http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .expect("rp http client");
+    let metadata = openidconnect::core::CoreProviderMetadata::discover_async(
+        openidconnect::IssuerUrl::new(app.base.clone()).expect("issuer"),
+        &http,
+    )
+    .await
+    .expect("discovery");
+    let rp = openidconnect::core::CoreClient::from_provider_metadata(
+        metadata,
+        openidconnect::ClientId::new(client.id.clone()),
+        client.secret.clone().map(openidconnect::ClientSecret::new),
+    );
+    (rp, http)
 }

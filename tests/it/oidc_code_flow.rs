@@ -1,12 +1,10 @@
 //! The authorization code flow end to end, with the `openidconnect` crate as the relying
 //! party: discovery → authorize → login → token → ID token validation → userinfo.
 
-use openidconnect::core::{
-    CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreUserInfoClaims,
-};
+use openidconnect::core::{CoreJwsSigningAlgorithm, CoreUserInfoClaims};
 use openidconnect::{
-    AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use reqwest::StatusCode;
 use uec_idp::clock::Clock;
@@ -22,22 +20,8 @@ async fn run_flow(
     use_pkce: bool,
 ) {
     app.create_account("a1830000", "student").await;
-    let http = openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .expect("rp http client");
-    let metadata = CoreProviderMetadata::discover_async(
-        IssuerUrl::new(app.base.clone()).expect("issuer"),
-        &http,
-    )
-    .await
-    .expect("discovery");
-    let rp = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(client.id.clone()),
-        client.secret.clone().map(ClientSecret::new),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("redirect"));
+    let (rp, http) = discovered_rp(app, client).await;
+    let rp = rp.set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("redirect"));
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = rp
         .authorize_url(
@@ -365,44 +349,21 @@ async fn a_disabled_client_gets_no_token_and_its_tokens_stop_working() {
     let app = spawn_app().await;
     app.create_account("a1830000", "student").await;
     let client = app.register_client(|_| {}).await;
-    let userinfo = |token: String| {
-        let app = &app;
-        async move {
-            app.http
-                .get(app.url("/userinfo"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("userinfo")
-                .status()
-        }
-    };
-    let code = code_for(&app, &client, "a1830000", &[]).await;
-    let issued: serde_json::Value = token_request(
-        &app,
-        &client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await
-    .json()
-    .await
-    .expect("token json");
-    let access = issued["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_string();
-    assert_eq!(userinfo(access.clone()).await, StatusCode::OK);
+    let access = field(
+        &tokens_for(&app, &client, "a1830000", &[]).await,
+        "access_token",
+    );
+    assert_eq!(userinfo_status(&app, &access).await, StatusCode::OK);
 
     // Signed in already: the next authorization is answered from the session.
     let (_, back) = app.authorize(&authorize_url(&app, &client.id, &[])).await;
     let code = query_param(&back, "code").expect("code");
     uec_idp::services::clients::set_disabled(&app.state.db, &client.id, true, app.clock.now())
         .expect("disable");
-    assert_eq!(userinfo(access.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        userinfo_status(&app, &access).await,
+        StatusCode::UNAUTHORIZED
+    );
     let refused = token_request(
         &app,
         &client,
@@ -419,7 +380,7 @@ async fn a_disabled_client_gets_no_token_and_its_tokens_stop_working() {
 
     uec_idp::services::clients::set_disabled(&app.state.db, &client.id, false, app.clock.now())
         .expect("enable");
-    assert_eq!(userinfo(access).await, StatusCode::OK);
+    assert_eq!(userinfo_status(&app, &access).await, StatusCode::OK);
     assert!(
         uec_idp::services::clients::set_disabled(&app.state.db, "nope", true, 0).is_err(),
         "an unknown client is an error"

@@ -130,18 +130,7 @@ async fn changing_the_password_ends_every_other_session_and_token() {
         StatusCode::UNAUTHORIZED,
         "its access token too"
     );
-    let refreshed = token_request(
-        &app,
-        &client,
-        &[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                tokens["refresh_token"].as_str().expect("refresh"),
-            ),
-        ],
-    )
-    .await;
+    let refreshed = refresh_request(&app, &client, &field(&tokens, "refresh_token")).await;
     assert_eq!(
         refreshed.status(),
         StatusCode::BAD_REQUEST,

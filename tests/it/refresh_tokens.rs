@@ -2,10 +2,7 @@
 //! absolute lifetimes, `offline_access` against the browser session, and the ends that
 //! come from outside (password change).
 
-use openidconnect::core::{CoreClient, CoreProviderMetadata};
-use openidconnect::{
-    ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse, RefreshToken, Scope, TokenResponse,
-};
+use openidconnect::{OAuth2TokenResponse, RefreshToken, Scope, TokenResponse};
 use reqwest::StatusCode;
 use uec_idp::store::audit;
 
@@ -13,13 +10,11 @@ use crate::helpers::*;
 
 const OFFLINE: &[(&str, &str)] = &[("scope", "openid profile offline_access")];
 
-async fn refresh(app: &TestApp, client: &TestClient, token: &str) -> reqwest::Response {
-    token_request(
-        app,
-        client,
-        &[("grant_type", "refresh_token"), ("refresh_token", token)],
-    )
-    .await
+/// A refresh that must succeed: the new token response.
+async fn refreshed(app: &TestApp, client: &TestClient, token: &str) -> serde_json::Value {
+    let r = refresh_request(app, client, token).await;
+    assert_eq!(r.status(), StatusCode::OK, "refresh");
+    r.json().await.expect("json")
 }
 
 async fn refused_with(r: reqwest::Response, error: &str) {
@@ -35,21 +30,7 @@ async fn the_openidconnect_client_refreshes_and_every_use_rotates_the_token() {
     let client = app.register_client(|_| {}).await;
     let first = tokens_for(&app, &client, "a1830000", OFFLINE).await;
 
-    let http = openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .expect("rp http client");
-    let metadata = CoreProviderMetadata::discover_async(
-        IssuerUrl::new(app.base.clone()).expect("issuer"),
-        &http,
-    )
-    .await
-    .expect("discovery");
-    let rp = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(client.id.clone()),
-        client.secret.clone().map(ClientSecret::new),
-    );
+    let (rp, http) = discovered_rp(&app, &client).await;
     let old = RefreshToken::new(field(&first, "refresh_token"));
     let second = rp
         .exchange_refresh_token(&old)
@@ -84,39 +65,22 @@ async fn the_openidconnect_client_refreshes_and_every_use_rotates_the_token() {
         .request_async(&http)
         .await
         .expect("narrowed refresh");
-    let info: serde_json::Value = app
-        .http
-        .get(app.url("/userinfo"))
-        .bearer_auth(narrow.access_token().secret())
-        .send()
-        .await
-        .expect("userinfo")
-        .json()
-        .await
-        .expect("userinfo json");
+    let info = userinfo_json(&app, narrow.access_token().secret()).await;
     assert!(info.get("name").is_none(), "profile dropped: {info}");
+    let narrowed = narrow.refresh_token().expect("refresh").secret();
     let wider = token_request(
         &app,
         &client,
         &[
             ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                narrow.refresh_token().expect("refresh").secret(),
-            ),
+            ("refresh_token", narrowed),
             ("scope", "openid email"),
         ],
     )
     .await;
     refused_with(wider, "invalid_scope").await;
     // Refused requests do not burn the token.
-    let again = refresh(
-        &app,
-        &client,
-        narrow.refresh_token().expect("refresh").secret(),
-    )
-    .await;
-    assert_eq!(again.status(), StatusCode::OK);
+    refreshed(&app, &client, narrowed).await;
 }
 
 #[tokio::test]
@@ -126,18 +90,14 @@ async fn reusing_a_rotated_token_ends_the_whole_family_and_is_audited() {
     let client = app.register_client(|_| {}).await;
     let first = tokens_for(&app, &client, "a1830000", OFFLINE).await;
     let r1 = field(&first, "refresh_token");
-    let second: serde_json::Value = refresh(&app, &client, &r1)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let second: serde_json::Value = refreshed(&app, &client, &r1).await;
     let r2 = field(&second, "refresh_token");
     let access2 = field(&second, "access_token");
     assert_eq!(userinfo_status(&app, &access2).await, StatusCode::OK);
 
     // An attacker (or a confused client) replays the first token.
-    refused_with(refresh(&app, &client, &r1).await, "invalid_grant").await;
-    refused_with(refresh(&app, &client, &r2).await, "invalid_grant").await;
+    refused_with(refresh_request(&app, &client, &r1).await, "invalid_grant").await;
+    refused_with(refresh_request(&app, &client, &r2).await, "invalid_grant").await;
     assert_eq!(
         userinfo_status(&app, &access2).await,
         StatusCode::UNAUTHORIZED
@@ -163,7 +123,10 @@ async fn concurrent_rotations_of_one_token_yield_at_most_one_new_token() {
     let client = app.register_client(|_| {}).await;
     let first = tokens_for(&app, &client, "a1830000", OFFLINE).await;
     let r1 = field(&first, "refresh_token");
-    let (a, b) = tokio::join!(refresh(&app, &client, &r1), refresh(&app, &client, &r1));
+    let (a, b) = tokio::join!(
+        refresh_request(&app, &client, &r1),
+        refresh_request(&app, &client, &r1)
+    );
     let ok = [a.status(), b.status()]
         .iter()
         .filter(|s| **s == StatusCode::OK)
@@ -179,15 +142,15 @@ async fn a_refresh_token_is_bound_to_its_client() {
     let other = app.register_client(|c| c.name = "Other RP".into()).await;
     let first = tokens_for(&app, &client, "a1830000", OFFLINE).await;
     let r1 = field(&first, "refresh_token");
-    refused_with(refresh(&app, &other, &r1).await, "invalid_grant").await;
+    refused_with(refresh_request(&app, &other, &r1).await, "invalid_grant").await;
     let wrong_secret = TestClient {
         id: client.id.clone(),
         secret: Some("not-the-secret".into()),
     };
-    let r = refresh(&app, &wrong_secret, &r1).await;
+    let r = refresh_request(&app, &wrong_secret, &r1).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Neither attempt cost the rightful client its token.
-    assert_eq!(refresh(&app, &client, &r1).await.status(), StatusCode::OK);
+    refreshed(&app, &client, &r1).await;
 }
 
 #[tokio::test]
@@ -204,7 +167,7 @@ async fn idle_and_absolute_lifetimes_are_enforced() {
     let idle = tokens_for(&app, &client, "a1830000", OFFLINE).await;
     app.clock.advance(101);
     refused_with(
-        refresh(&app, &client, &field(&idle, "refresh_token")).await,
+        refresh_request(&app, &client, &field(&idle, "refresh_token")).await,
         "invalid_grant",
     )
     .await;
@@ -217,15 +180,15 @@ async fn idle_and_absolute_lifetimes_are_enforced() {
     let mut current = field(&exchange_code(&app, &client, &code).await, "refresh_token");
     for _ in 0..2 {
         app.clock.advance(90);
-        let r: serde_json::Value = refresh(&app, &client, &current)
-            .await
-            .json()
-            .await
-            .expect("json");
+        let r: serde_json::Value = refreshed(&app, &client, &current).await;
         current = field(&r, "refresh_token");
     }
     app.clock.advance(80);
-    refused_with(refresh(&app, &client, &current).await, "invalid_grant").await;
+    refused_with(
+        refresh_request(&app, &client, &current).await,
+        "invalid_grant",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -235,11 +198,7 @@ async fn without_offline_access_a_refresh_token_ends_with_the_browser_session() 
     let client = app.register_client(|_| {}).await;
     let online = tokens_for(&app, &client, "a1830000", &[]).await;
     let r1 = field(&online, "refresh_token");
-    let second: serde_json::Value = refresh(&app, &client, &r1)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let second: serde_json::Value = refreshed(&app, &client, &r1).await;
     let r2 = field(&second, "refresh_token");
     let (_, back) = app
         .authorize(&authorize_url(&app, &client.id, OFFLINE))
@@ -249,9 +208,9 @@ async fn without_offline_access_a_refresh_token_ends_with_the_browser_session() 
 
     // The session (10 h by default) ends; the offline token lives on.
     app.clock.advance(app.state.settings.tokens.session_ttl + 1);
-    refused_with(refresh(&app, &client, &r2).await, "invalid_grant").await;
+    refused_with(refresh_request(&app, &client, &r2).await, "invalid_grant").await;
     assert_eq!(
-        refresh(&app, &client, &offline).await.status(),
+        refresh_request(&app, &client, &offline).await.status(),
         StatusCode::OK
     );
 }

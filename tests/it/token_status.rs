@@ -153,12 +153,7 @@ async fn revoking_an_access_token_ends_that_token_only() {
     );
     assert!(inactive(&introspect(&app, &client, &access).await));
     // The grant lives on: the refresh token still works, and its new access token too.
-    let r = token_request(
-        &app,
-        &client,
-        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-    )
-    .await;
+    let r = refresh_request(&app, &client, &refresh).await;
     assert_eq!(r.status(), StatusCode::OK);
     let fresh: Value = r.json().await.expect("json");
     assert_eq!(
@@ -182,12 +177,7 @@ async fn revoking_a_refresh_token_ends_its_access_tokens_too() {
         userinfo_status(&app, &access).await,
         StatusCode::UNAUTHORIZED
     );
-    let r = token_request(
-        &app,
-        &client,
-        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-    )
-    .await;
+    let r = refresh_request(&app, &client, &refresh).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // Revoking again, or garbage, is still a 200.
     revoke(&app, &client, &refresh, "").await;

@@ -7,3 +7,4 @@ pub mod discovery;
 pub mod error;
 pub mod keys;
 pub mod pkce;
+pub mod registration;

@@ -2,7 +2,9 @@
 
 mod access;
 mod admin_cli;
+mod developer_portal;
 mod discovery;
+mod dynamic_registration;
 mod helpers;
 mod lifecycle;
 mod login;

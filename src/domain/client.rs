@@ -270,6 +270,44 @@ mod tests {
     }
 
     #[test]
+    fn uri_lists_name_their_field_and_are_bounded() {
+        let ok = vec!["https://rp.uec.ac.jp/a".to_string(); MAX_URIS];
+        assert_eq!(
+            validate_uri_list(MetadataField::RedirectUris, "redirect URI", &ok),
+            Ok(())
+        );
+        let too_many = vec!["https://rp.uec.ac.jp/a".to_string(); MAX_URIS + 1];
+        let err = validate_uri_list(MetadataField::RedirectUris, "redirect URI", &too_many)
+            .expect_err("bounded");
+        assert_eq!(err.field, MetadataField::RedirectUris);
+        let err = validate_uri_list(
+            MetadataField::BackchannelLogoutUri,
+            "back-channel logout URI",
+            &["http://rp.uec.ac.jp/bc".to_string()],
+        )
+        .expect_err("http off loopback");
+        assert_eq!(err.field, MetadataField::BackchannelLogoutUri);
+        assert!(
+            err.message.starts_with("back-channel logout URI: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn only_faculty_and_staff_register_apps() {
+        for a in Affiliation::ALL {
+            assert_eq!(
+                may_register_apps(a),
+                matches!(
+                    a,
+                    Affiliation::Faculty | Affiliation::Staff | Affiliation::LimitedTermStaff
+                ),
+                "{a:?}"
+            );
+        }
+    }
+
+    #[test]
     fn redirect_uri_matching_is_exact() {
         let rp = RelyingParty {
             id: "c".into(),

@@ -406,3 +406,113 @@ async fn bad_uris_are_refused_and_the_form_says_why() {
         vec!["https://app.example.org/cb", "http://127.0.0.1:9/cb"]
     );
 }
+
+/// Rows of each table that hang off a client, for `client_id`.
+async fn dependents(app: &TestApp, client_id: &str) -> Vec<i64> {
+    use diesel::prelude::*;
+    use uec_idp::store::schema::{
+        authorization_codes, consents, grants, logout_notifications, pushed_authorization_requests,
+        refresh_tokens,
+    };
+    let db = app.state.db.clone();
+    let id = client_id.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = db.conn().expect("conn");
+        let conn = &mut *conn;
+        let grant_ids = grants::table
+            .filter(grants::client_id.eq(&id))
+            .select(grants::id);
+        vec![
+            grants::table
+                .filter(grants::client_id.eq(&id))
+                .count()
+                .get_result::<i64>(conn)
+                .expect("grants"),
+            authorization_codes::table
+                .filter(authorization_codes::grant_id.eq_any(grant_ids))
+                .count()
+                .get_result::<i64>(conn)
+                .expect("codes"),
+            refresh_tokens::table
+                .filter(refresh_tokens::grant_id.eq_any(grant_ids))
+                .count()
+                .get_result::<i64>(conn)
+                .expect("refresh tokens"),
+            consents::table
+                .filter(consents::client_id.eq(&id))
+                .count()
+                .get_result::<i64>(conn)
+                .expect("consents"),
+            logout_notifications::table
+                .filter(logout_notifications::client_id.eq(&id))
+                .count()
+                .get_result::<i64>(conn)
+                .expect("notifications"),
+            pushed_authorization_requests::table
+                .filter(pushed_authorization_requests::client_id.eq(&id))
+                .count()
+                .get_result::<i64>(conn)
+                .expect("pushed requests"),
+        ]
+    })
+    .await
+    .expect("count task")
+}
+
+#[tokio::test]
+async fn deleting_an_app_takes_everything_issued_to_it() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    let me = signed_in(&app, "f0000001", "faculty").await;
+    let (id, _) = register_app(&me, "Short-lived app").await;
+    let (other_id, other_secret) = register_app(&me, "Kept app").await;
+    // A grant with a code and a refresh token, a consent, a pending back-channel logout
+    // notification and a pushed request, written as the other streams of issue #5 do.
+    let sql = |c: &str| {
+        format!(
+            "INSERT INTO grants (id, client_id, account_id, sid, scope, auth_time, acr, amr, created_at) \
+               VALUES ('g-{c}', '{c}', 'f0000001', 's1', 'openid', 1, 'pwd', '[\"pwd\"]', 1); \
+             INSERT INTO authorization_codes (code_hash, grant_id, redirect_uri, created_at, expires_at) \
+               VALUES ('code-{c}', 'g-{c}', 'https://app.example.org/cb', 1, 2); \
+             INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) \
+               VALUES ('rt-{c}', 'g-{c}', 1, 2); \
+             INSERT INTO consents (account_id, client_id, scope, granted_at) \
+               VALUES ('f0000001', '{c}', 'openid', 1); \
+             INSERT INTO logout_notifications (id, client_id, sub, sid, reason, created_at, attempts, next_attempt_at) \
+               VALUES ('n-{c}', '{c}', 'sub', 's1', 'logout', 1, 0, 1); \
+             INSERT INTO pushed_authorization_requests (request_uri_hash, client_id, params, created_at, expires_at) \
+               VALUES ('par-{c}', '{c}', 'x=1', 1, 2);"
+        )
+    };
+    let db = app.state.db.clone();
+    let batch = format!("{}{}", sql(&id), sql(&other_id));
+    tokio::task::spawn_blocking(move || db.conn().expect("conn").batch_execute(&batch))
+        .await
+        .expect("task")
+        .expect("dependent rows written");
+    assert_eq!(dependents(&app, &id).await, vec![1; 6]);
+
+    let detail = me.page(&format!("/developer/apps/{id}")).await;
+    let r = me
+        .post_form(
+            &format!("/developer/apps/{id}/delete"),
+            &detail,
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        dependents(&app, &id).await,
+        vec![0; 6],
+        "nothing is left behind"
+    );
+    assert_eq!(
+        dependents(&app, &other_id).await,
+        vec![1; 6],
+        "other apps keep theirs"
+    );
+    assert_eq!(
+        token_status(&app, &other_id, &other_secret).await.1,
+        "invalid_grant"
+    );
+}

@@ -1,4 +1,4 @@
-//! `uec-idp client register|list`.
+//! `uec-idp client register|list|disable|enable|initial-token`.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -6,6 +6,7 @@ use serde_json::json;
 use super::{CliError, Context};
 use crate::domain::client::RelyingParty;
 use crate::services::clients::{self, NewClient};
+use crate::services::registration;
 
 #[derive(Subcommand, Debug)]
 pub enum ClientCommand {
@@ -57,6 +58,15 @@ pub enum ClientCommand {
     Enable {
         #[arg(long, allow_hyphen_values = true)]
         id: String,
+    },
+    /// Make an RFC 7591 initial access token for dynamic registration (printed once).
+    InitialToken {
+        /// How long it is valid, in hours.
+        #[arg(long, value_name = "HOURS", default_value_t = registration::DEFAULT_INITIAL_TOKEN_HOURS)]
+        expires_in: i64,
+        /// How many registrations it allows.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        uses: i64,
     },
 }
 
@@ -127,6 +137,19 @@ pub fn run(ctx: &Context, cmd: ClientCommand) -> Result<(), CliError> {
         }
         ClientCommand::Disable { id } => set_disabled(ctx, &db, &id, true)?,
         ClientCommand::Enable { id } => set_disabled(ctx, &db, &id, false)?,
+        ClientCommand::InitialToken { expires_in, uses } => {
+            let t = registration::issue_initial_token(&db, expires_in, uses, ctx.clock.now())
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+            ctx.print(
+                json!({"initial_access_token": t.token, "expires_at": t.expires_at, "uses": t.uses}),
+                || {
+                    format!(
+                        "initial_access_token: {}\n(valid for {uses} registration(s) until {}; shown once)",
+                        t.token, t.expires_at
+                    )
+                },
+            );
+        }
     }
     Ok(())
 }

@@ -147,6 +147,72 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), RedirectUriError> {
     }
 }
 
+/// Who may register apps at `/developer`: faculty and staff (including limited-term
+/// staff), not students.
+pub fn may_register_apps(affiliation: Affiliation) -> bool {
+    affiliation.is_staff()
+}
+
+/// A registration field, so that a refusal can say which one is wrong; RFC 7591 §3.2.2
+/// reports redirect URI problems (`invalid_redirect_uri`) apart from the rest
+/// (`invalid_client_metadata`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetadataField {
+    Name,
+    RedirectUris,
+    PostLogoutRedirectUris,
+    BackchannelLogoutUri,
+    AuthMethod,
+    AllowedAffiliations,
+    IdTokenAlg,
+    GrantTypes,
+    ResponseTypes,
+    /// Another field, or the document as a whole (not JSON, wrong types).
+    Other,
+}
+
+/// Why a client's registration metadata was refused, naming the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct MetadataError {
+    pub field: MetadataField,
+    pub message: String,
+}
+
+impl MetadataError {
+    pub fn new(field: MetadataField, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// The most URIs of one kind a client may register: a bound on what a request can make us
+/// store and compare.
+pub const MAX_URIS: usize = 20;
+
+/// Checks one list of URIs that the provider will redirect to or call (redirect URIs,
+/// post-logout redirect URIs, the back-channel logout URI): each under the rules of
+/// [`validate_redirect_uri`].
+pub fn validate_uri_list(
+    field: MetadataField,
+    label: &str,
+    uris: &[String],
+) -> Result<(), MetadataError> {
+    if uris.len() > MAX_URIS {
+        return Err(MetadataError::new(
+            field,
+            format!("{label}: at most {MAX_URIS} are allowed"),
+        ));
+    }
+    for uri in uris {
+        validate_redirect_uri(uri)
+            .map_err(|e| MetadataError::new(field, format!("{label}: {e}")))?;
+    }
+    Ok(())
+}
+
 /// `localhost`, 127.0.0.0/8 or `[::1]`: the only hosts where plain http is acceptable.
 pub fn is_loopback_host(url: &Url) -> bool {
     match url.host() {
@@ -200,6 +266,44 @@ mod tests {
         ];
         for (raw, want) in cases {
             assert_eq!(validate_redirect_uri(raw), Err(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn uri_lists_name_their_field_and_are_bounded() {
+        let ok = vec!["https://rp.uec.ac.jp/a".to_string(); MAX_URIS];
+        assert_eq!(
+            validate_uri_list(MetadataField::RedirectUris, "redirect URI", &ok),
+            Ok(())
+        );
+        let too_many = vec!["https://rp.uec.ac.jp/a".to_string(); MAX_URIS + 1];
+        let err = validate_uri_list(MetadataField::RedirectUris, "redirect URI", &too_many)
+            .expect_err("bounded");
+        assert_eq!(err.field, MetadataField::RedirectUris);
+        let err = validate_uri_list(
+            MetadataField::BackchannelLogoutUri,
+            "back-channel logout URI",
+            &["http://rp.uec.ac.jp/bc".to_string()],
+        )
+        .expect_err("http off loopback");
+        assert_eq!(err.field, MetadataField::BackchannelLogoutUri);
+        assert!(
+            err.message.starts_with("back-channel logout URI: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn only_faculty_and_staff_register_apps() {
+        for a in Affiliation::ALL {
+            assert_eq!(
+                may_register_apps(a),
+                matches!(
+                    a,
+                    Affiliation::Faculty | Affiliation::Staff | Affiliation::LimitedTermStaff
+                ),
+                "{a:?}"
+            );
         }
     }
 

@@ -17,6 +17,8 @@ pub mod paths {
     pub const LOGIN: &str = "/login";
     pub const REVOKE: &str = "/revoke";
     pub const INTROSPECT: &str = "/introspect";
+    /// RFC 7591 registration; RFC 7592 client configuration below it.
+    pub const REGISTER: &str = "/register";
 }
 
 /// `base`: the issuer without a trailing slash.
@@ -53,5 +55,6 @@ pub fn document(issuer: &str, base: &str) -> serde_json::Value {
         "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["ja", "en"],
+        "registration_endpoint": format!("{base}{}", paths::REGISTER),
     })
 }

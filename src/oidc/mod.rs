@@ -9,3 +9,4 @@ pub mod dpop_key;
 pub mod error;
 pub mod keys;
 pub mod pkce;
+pub mod registration;

@@ -1,14 +1,18 @@
-//! Registering relying parties (campus systems, by an operator on the command line).
+//! Registering relying parties: the one metadata validation path shared by the operator's
+//! command line, the developer portal (`services::developer_apps`) and RFC 7591 dynamic
+//! registration (`services::registration`).
 
 use crate::domain::account::Affiliation;
-use crate::domain::client::{ClientAuthMethod, RelyingParty, validate_redirect_uri};
+use crate::domain::client::{
+    ClientAuthMethod, MetadataError, MetadataField, Registrar, RelyingParty, validate_uri_list,
+};
 use crate::oidc::keys::SigningAlg;
 use crate::secrets;
 use crate::services::ServiceError;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::{Db, clients, write_tx};
+use crate::store::{Db, DbConnection, StoreResult, clients, write_tx};
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct NewClient {
     pub name: String,
     pub redirect_uris: Vec<String>,
@@ -27,6 +31,18 @@ pub struct NewClient {
     pub dpop_bound: bool,
 }
 
+/// Metadata that passed [`validate`].
+#[derive(Debug)]
+pub struct ValidClient {
+    pub name: String,
+    pub auth_method: ClientAuthMethod,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub allowed_affiliations: Vec<Affiliation>,
+    pub id_token_alg: SigningAlg,
+}
+
 #[derive(Debug)]
 pub struct RegisteredClient {
     pub client_id: String,
@@ -37,41 +53,58 @@ pub struct RegisteredClient {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] MetadataError),
+    #[error("--id: no client {0:?}")]
+    NotFound(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
 
-pub fn register_client(db: &Db, new: NewClient, now: i64) -> Result<RegisteredClient, ClientError> {
-    let invalid = |m: String| ClientError::Invalid(m);
+/// Checks registration metadata, naming the field at fault: a 1-200 character name; at
+/// least one redirect URI; every URI the provider redirects to or calls absolute, https
+/// outside loopback, without fragment, wildcard or credentials; a known authentication
+/// method consistent with `public`; known affiliations and ID token algorithm.
+pub fn validate(new: &NewClient) -> Result<ValidClient, MetadataError> {
+    use MetadataField as F;
     let name = new.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(invalid("--name: must be 1-200 printable characters".into()));
+        return Err(MetadataError::new(
+            F::Name,
+            "name: must be 1-200 printable characters",
+        ));
     }
     if new.redirect_uris.is_empty() {
-        return Err(invalid("--redirect-uri: at least one is required".into()));
+        return Err(MetadataError::new(
+            F::RedirectUris,
+            "redirect URI: at least one is required",
+        ));
     }
-    for uri in new
-        .redirect_uris
-        .iter()
-        .chain(&new.post_logout_redirect_uris)
-        .chain(&new.backchannel_logout_uri)
-    {
-        validate_redirect_uri(uri).map_err(|e| invalid(format!("redirect URI: {e}")))?;
-    }
+    validate_uri_list(F::RedirectUris, "redirect URI", &new.redirect_uris)?;
+    validate_uri_list(
+        F::PostLogoutRedirectUris,
+        "post-logout redirect URI",
+        &new.post_logout_redirect_uris,
+    )?;
+    validate_uri_list(
+        F::BackchannelLogoutUri,
+        "back-channel logout URI",
+        new.backchannel_logout_uri.as_slice(),
+    )?;
     let auth_method = match (new.auth_method.as_deref(), new.public) {
         (None, true) => ClientAuthMethod::None,
         (None, false) => ClientAuthMethod::ClientSecretBasic,
         (Some(m), public) => {
             let m = ClientAuthMethod::parse(m).ok_or_else(|| {
-                invalid(
-                    "--auth-method: must be client_secret_basic, client_secret_post or none".into(),
+                MetadataError::new(
+                    F::AuthMethod,
+                    "token_endpoint_auth_method: must be client_secret_basic, client_secret_post or none",
                 )
             })?;
             if public && m != ClientAuthMethod::None {
-                return Err(invalid(
-                    "--public clients have no secret: use --auth-method none or omit it".into(),
+                return Err(MetadataError::new(
+                    F::AuthMethod,
+                    "public clients have no secret: use the auth method none or omit it",
                 ));
             }
             m
@@ -82,52 +115,122 @@ pub fn register_client(db: &Db, new: NewClient, now: i64) -> Result<RegisteredCl
         .iter()
         .map(|a| {
             Affiliation::parse(a).ok_or_else(|| {
-                invalid(format!(
-                    "--allow-affiliation: {a:?} is not one of {}",
-                    Affiliation::names()
-                ))
+                MetadataError::new(
+                    F::AllowedAffiliations,
+                    format!(
+                        "--allow-affiliation: {a:?} is not one of {}",
+                        Affiliation::names()
+                    ),
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let id_token_alg = match new.id_token_alg.as_deref() {
         None => SigningAlg::RS256,
-        Some(a) => SigningAlg::parse(a)
-            .ok_or_else(|| invalid("--id-token-alg: must be RS256 or ES256".into()))?,
+        Some(a) => SigningAlg::parse(a).ok_or_else(|| {
+            MetadataError::new(
+                F::IdTokenAlg,
+                "id_token_signed_response_alg: must be RS256 or ES256",
+            )
+        })?,
     };
-    let client_secret = (auth_method != ClientAuthMethod::None).then(secrets::new_token);
+    Ok(ValidClient {
+        name,
+        auth_method,
+        redirect_uris: new.redirect_uris.clone(),
+        post_logout_redirect_uris: new.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: new.backchannel_logout_uri.clone(),
+        allowed_affiliations,
+        id_token_alg,
+    })
+}
+
+/// A new relying party from validated metadata, with a fresh secret for a confidential
+/// client. Apps from the portal or dynamic registration are third-party: consent is always
+/// asked for them, whatever they sent.
+pub(crate) fn new_relying_party(
+    new: NewClient,
+    registrar: Registrar,
+    owner_account_id: Option<String>,
+) -> Result<(RelyingParty, Option<String>), MetadataError> {
+    let valid = validate(&new)?;
+    let client_secret = (valid.auth_method != ClientAuthMethod::None).then(secrets::new_token);
     let client = RelyingParty {
         id: secrets::new_id(),
-        name,
+        name: valid.name,
         secret_hash: client_secret.as_deref().map(secrets::hash_token),
-        auth_method,
-        redirect_uris: new.redirect_uris,
-        post_logout_redirect_uris: new.post_logout_redirect_uris,
-        backchannel_logout_uri: new.backchannel_logout_uri,
-        require_consent: new.require_consent,
+        auth_method: valid.auth_method,
+        redirect_uris: valid.redirect_uris,
+        post_logout_redirect_uris: valid.post_logout_redirect_uris,
+        backchannel_logout_uri: valid.backchannel_logout_uri,
+        require_consent: new.require_consent || registrar != Registrar::Operator,
         require_mfa: new.require_mfa,
-        allowed_affiliations,
+        allowed_affiliations: valid.allowed_affiliations,
         requires_compliance: new.requires_compliance,
-        id_token_alg,
+        id_token_alg: valid.id_token_alg,
         disabled: false,
-        registered_by: crate::domain::client::Registrar::Operator,
-        owner_account_id: None,
+        registered_by: registrar,
+        owner_account_id,
         registration_token_hash: None,
         require_par: new.require_par,
         dpop_bound: new.dpop_bound,
     };
+    Ok((client, client_secret))
+}
+
+/// `client` with the metadata of `new` (already validated by the caller), its identity,
+/// secret, owner and policy flags kept.
+pub(crate) fn with_metadata(
+    client: &RelyingParty,
+    valid: ValidClient,
+    new: &NewClient,
+) -> RelyingParty {
+    RelyingParty {
+        name: valid.name,
+        auth_method: valid.auth_method,
+        redirect_uris: valid.redirect_uris,
+        post_logout_redirect_uris: valid.post_logout_redirect_uris,
+        backchannel_logout_uri: valid.backchannel_logout_uri,
+        id_token_alg: valid.id_token_alg,
+        require_par: new.require_par,
+        dpop_bound: new.dpop_bound,
+        ..client.clone()
+    }
+}
+
+/// Records `kind` (client_registered, client_updated, client_secret_rotated,
+/// client_deleted) about a client; `account_id` is the developer who acted, if any.
+pub(crate) fn audit_client(
+    conn: &mut DbConnection,
+    now: i64,
+    kind: &str,
+    client: &RelyingParty,
+    account_id: Option<&str>,
+) -> StoreResult<()> {
+    audit::record(
+        conn,
+        AuditEvent {
+            at: now,
+            kind,
+            account_id,
+            client_id: Some(&client.id),
+            detail: Some(format!(
+                "{} ({})",
+                client.name,
+                client.registered_by.as_str()
+            )),
+            ..Default::default()
+        },
+    )
+}
+
+/// An operator registers a campus system from the command line.
+pub fn register_client(db: &Db, new: NewClient, now: i64) -> Result<RegisteredClient, ClientError> {
+    let (client, client_secret) = new_relying_party(new, Registrar::Operator, None)?;
     let mut conn = db.conn().map_err(ServiceError::from)?;
     write_tx(&mut conn, |conn| {
         clients::insert_client(conn, &client, now)?;
-        audit::record(
-            conn,
-            AuditEvent {
-                at: now,
-                kind: "client_registered",
-                client_id: Some(&client.id),
-                detail: Some(client.name.clone()),
-                ..Default::default()
-            },
-        )
+        audit_client(conn, now, "client_registered", &client, None)
     })
     .map_err(ServiceError::from)?;
     Ok(RegisteredClient {
@@ -167,5 +270,5 @@ pub fn set_disabled(db: &Db, client_id: &str, disabled: bool, now: i64) -> Resul
     })
     .map_err(ServiceError::from)?
     .then_some(())
-    .ok_or_else(|| ClientError::Invalid(format!("--id: no client {client_id:?}")))
+    .ok_or_else(|| ClientError::NotFound(client_id.to_string()))
 }

@@ -132,3 +132,66 @@ pub fn set_disabled(
         .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// The apps an account registered at `/developer`, oldest first.
+pub fn list_clients_by_owner(
+    conn: &mut DbConnection,
+    owner_account_id: &str,
+) -> StoreResult<Vec<RelyingParty>> {
+    clients::table
+        .filter(clients::owner_account_id.eq(owner_account_id))
+        .order(clients::created_at.asc())
+        .select(ClientRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(ClientRow::into_client)
+        .collect()
+}
+
+/// Rewrites what a client registered (name, URIs, authentication, algorithms); who
+/// registered it, its owner, its policy flags and its enabled state stay. False when there
+/// is no such client.
+pub fn update_client_metadata(
+    conn: &mut DbConnection,
+    rp: &RelyingParty,
+    now: i64,
+) -> StoreResult<bool> {
+    let changed = diesel::update(clients::table.find(&rp.id))
+        .set((
+            clients::name.eq(&rp.name),
+            clients::secret_hash.eq(&rp.secret_hash),
+            clients::auth_method.eq(rp.auth_method.as_str()),
+            clients::redirect_uris.eq(to_json_list(&rp.redirect_uris)),
+            clients::post_logout_redirect_uris.eq(to_json_list(&rp.post_logout_redirect_uris)),
+            clients::backchannel_logout_uri.eq(&rp.backchannel_logout_uri),
+            clients::id_token_alg.eq(rp.id_token_alg.as_str()),
+            clients::require_pushed_authorization_requests.eq(rp.require_par),
+            clients::dpop_bound_access_tokens.eq(rp.dpop_bound),
+            clients::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Replaces a client's secret hash (rotation); false when there is no such client.
+pub fn update_secret_hash(
+    conn: &mut DbConnection,
+    id: &str,
+    secret_hash: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let changed = diesel::update(clients::table.find(id))
+        .set((
+            clients::secret_hash.eq(secret_hash),
+            clients::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Deletes a client. Its grants (with their codes and refresh tokens), consents, pending
+/// logout notifications and pushed requests go with it through `ON DELETE CASCADE`, in
+/// the same statement, so nothing is left half-deleted. False when there is no such client.
+pub fn delete_client(conn: &mut DbConnection, id: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(clients::table.find(id)).execute(conn)? == 1)
+}

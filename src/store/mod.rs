@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod grants;
+pub mod initial_tokens;
 pub mod lifecycle;
 pub mod login_flows;
 pub mod refresh_tokens;

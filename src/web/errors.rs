@@ -190,3 +190,55 @@ impl ResponseError for BearerError {
         }
     }
 }
+
+/// RFC 7591 §3.2.2: refused client metadata (400 `invalid_redirect_uri` or
+/// `invalid_client_metadata`), or a server fault at a registration endpoint.
+#[derive(Debug)]
+pub enum RegistrationJsonError {
+    Metadata(crate::domain::client::MetadataError),
+    Service(ServiceError),
+}
+
+impl std::fmt::Display for RegistrationJsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Metadata(e) => write!(f, "{e}"),
+            Self::Service(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl ResponseError for RegistrationJsonError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Metadata(_) => StatusCode::BAD_REQUEST,
+            Self::Service(ServiceError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Service(ServiceError::Internal(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        use crate::oidc::registration::RegistrationErrorCode;
+        let (code, description) = match self {
+            Self::Metadata(e) => (
+                RegistrationErrorCode::for_field(e.field).as_str(),
+                e.message.clone(),
+            ),
+            Self::Service(e) => {
+                tracing::error!(error = %e, "registration endpoint failed");
+                let code = if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+                    OAuthErrorCode::TemporarilyUnavailable
+                } else {
+                    OAuthErrorCode::ServerError
+                };
+                (
+                    code.as_str(),
+                    "the server could not complete the request".into(),
+                )
+            }
+        };
+        HttpResponse::build(self.status_code())
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({"error": code, "error_description": description}))
+    }
+}

@@ -9,6 +9,7 @@ use crate::web::{
     access, account, health, login, middleware, oidc, passkeys, password, reissue, second_factor,
     token_status, userinfo,
 };
+use crate::web::{developer, registration};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -104,6 +105,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/account/passkeys/remove",
                 web::post().to(passkeys::post_remove),
+            )
+            // session: the developer portal (faculty and staff)
+            .route(developer::PATH, web::get().to(developer::get_apps))
+            .route("/developer/apps/new", web::get().to(developer::get_new_app))
+            .route("/developer/apps", web::post().to(developer::post_new_app))
+            .route("/developer/apps/{id}", web::get().to(developer::get_app))
+            .route("/developer/apps/{id}", web::post().to(developer::post_app))
+            .route(
+                "/developer/apps/{id}/secret",
+                web::post().to(developer::post_rotate_secret),
+            )
+            .route(
+                "/developer/apps/{id}/delete",
+                web::post().to(developer::post_delete_app),
+            )
+            // bearer: an initial access token, then the registration access token
+            .route(paths::REGISTER, web::post().to(registration::post_register))
+            .route(
+                "/register/{client_id}",
+                web::get().to(registration::get_client_configuration),
+            )
+            .route(
+                "/register/{client_id}",
+                web::put().to(registration::put_client_configuration),
+            )
+            .route(
+                "/register/{client_id}",
+                web::delete().to(registration::delete_client_configuration),
             )
             // client-auth
             .route(paths::TOKEN, web::post().to(oidc::post_token))

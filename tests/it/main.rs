@@ -2,8 +2,10 @@
 
 mod access;
 mod admin_cli;
+mod developer_portal;
 mod discovery;
 mod dpop;
+mod dynamic_registration;
 mod helpers;
 mod lifecycle;
 mod login;

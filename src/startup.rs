@@ -258,7 +258,8 @@ async fn sweep_expired(state: web::Data<AppState>) {
                         + store::login_flows::delete_expired(conn, now)?
                         + store::grants::delete_expired_codes(conn, now)?
                         + store::second_factors::delete_dead_codes(conn, now)?
-                        + store::reissue::delete_expired(conn, now)?,
+                        + store::reissue::delete_expired(conn, now)?
+                        + store::pushed_requests::delete_expired(conn, now)?,
                 )
             })
             .await;

@@ -14,6 +14,7 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     pub const JWKS: &str = "/jwks";
     pub const LOGIN: &str = "/login";
+    pub const PAR: &str = "/par";
 }
 
 /// `base`: the issuer without a trailing slash.
@@ -45,5 +46,7 @@ pub fn document(issuer: &str, base: &str) -> serde_json::Value {
         "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["ja", "en"],
+        "pushed_authorization_request_endpoint": format!("{base}{}", paths::PAR),
+        "require_pushed_authorization_requests": false,
     })
 }

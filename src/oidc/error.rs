@@ -21,6 +21,8 @@ pub enum OAuthErrorCode {
     RequestUriNotSupported,
     /// RFC 6750 §3.1: the bearer token is missing, expired, revoked or malformed.
     InvalidToken,
+    /// OIDC Core §3.1.2.6: `prompt=none`, but the person has not consented yet.
+    ConsentRequired,
 }
 
 impl OAuthErrorCode {
@@ -41,6 +43,7 @@ impl OAuthErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidToken => "invalid_token",
+            Self::ConsentRequired => "consent_required",
         }
     }
 }

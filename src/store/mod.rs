@@ -9,9 +9,11 @@
 pub mod accounts;
 pub mod audit;
 pub mod clients;
+pub mod consents;
 pub mod grants;
 pub mod lifecycle;
 pub mod login_flows;
+pub mod pushed_requests;
 pub mod reissue;
 pub mod schema;
 pub mod second_factors;

@@ -8,6 +8,7 @@ use crate::oidc::discovery::paths;
 use crate::web::{
     access, account, health, login, middleware, oidc, passkeys, password, reissue, second_factor,
 };
+use crate::web::{consent, par};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -108,6 +109,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(paths::TOKEN, web::post().to(oidc::post_token))
             // bearer
             .route(paths::USERINFO, web::get().to(oidc::get_userinfo))
-            .route(paths::USERINFO, web::post().to(oidc::post_userinfo)),
+            .route(paths::USERINFO, web::post().to(oidc::post_userinfo))
+            // session (the consent flow is bound to it), CSRF on the form
+            .route(consent::PATH, web::get().to(consent::get_consent))
+            .route(consent::PATH, web::post().to(consent::post_consent))
+            // session
+            .route(consent::APPS_PATH, web::get().to(consent::get_apps))
+            .route(
+                consent::WITHDRAW_PATH,
+                web::post().to(consent::post_withdraw),
+            )
+            // client-auth
+            .route(paths::PAR, web::post().to(par::post_par)),
     );
 }

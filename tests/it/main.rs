@@ -2,12 +2,14 @@
 
 mod access;
 mod admin_cli;
+mod consent;
 mod discovery;
 mod helpers;
 mod lifecycle;
 mod login;
 mod oidc_code_flow;
 mod oidc_errors;
+mod par;
 mod passkeys;
 mod password;
 mod reissue;

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod account;
+pub mod consent;
 pub mod error;
 pub mod layout;
 pub mod login;

@@ -300,6 +300,21 @@ async fn withdrawing_at_account_apps_ends_the_tokens_and_asks_again() {
     );
     let (_, ask) = app.authorize(&url).await;
     assert!(ask.starts_with("/consent?flow="), "asked again: {ask}");
+    let kinds: Vec<(String, Option<String>)> = app
+        .state
+        .db
+        .run(|conn| uec_idp::store::audit::recent(conn, 50))
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| (e.kind, e.client_id))
+        .collect();
+    for kind in ["consent_granted", "consent_withdrawn"] {
+        assert!(
+            kinds.contains(&(kind.to_string(), Some(client.id.clone()))),
+            "{kind} audited: {kinds:?}"
+        );
+    }
 
     // Without the CSRF token nothing is withdrawn.
     let r = app

@@ -56,6 +56,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 access::PATH_REFUSED,
                 web::get().to(access::get_access_refused),
             )
+            // session (the consent flow is bound to it), CSRF on the form
+            .route(consent::PATH, web::get().to(consent::get_consent))
+            .route(consent::PATH, web::post().to(consent::post_consent))
+            .route(consent::APPS_PATH, web::get().to(consent::get_apps))
+            .route(
+                consent::WITHDRAW_PATH,
+                web::post().to(consent::post_withdraw),
+            )
             .route("/account", web::get().to(account::get_account))
             .route(
                 "/account/totp/setup",
@@ -106,20 +114,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(passkeys::post_remove),
             )
             // client-auth
+            .route(paths::PAR, web::post().to(par::post_par))
             .route(paths::TOKEN, web::post().to(oidc::post_token))
             // bearer
             .route(paths::USERINFO, web::get().to(oidc::get_userinfo))
-            .route(paths::USERINFO, web::post().to(oidc::post_userinfo))
-            // session (the consent flow is bound to it), CSRF on the form
-            .route(consent::PATH, web::get().to(consent::get_consent))
-            .route(consent::PATH, web::post().to(consent::post_consent))
-            // session
-            .route(consent::APPS_PATH, web::get().to(consent::get_apps))
-            .route(
-                consent::WITHDRAW_PATH,
-                web::post().to(consent::post_withdraw),
-            )
-            // client-auth
-            .route(paths::PAR, web::post().to(par::post_par)),
+            .route(paths::USERINFO, web::post().to(oidc::post_userinfo)),
     );
 }

@@ -323,3 +323,20 @@ async fn a_client_that_must_push_cannot_authorize_without_it() {
         .await;
     assert!(query_param(&back, "code").is_some(), "{back}");
 }
+
+#[tokio::test]
+async fn of_two_simultaneous_uses_of_a_request_uri_only_one_succeeds() {
+    let app = spawn_app().await;
+    let client = app.register_client(|_| {}).await;
+    let request_uri = push_ok(&app, &client, &[]).await;
+    let url = authorize_with(&app, &client.id, &request_uri);
+    let (a, b) = (app.stranger_at(CAMPUS_IP), app.stranger_at(CAMPUS_IP));
+    let (ra, rb) = tokio::join!(a.authorize(&url), b.authorize(&url));
+    let mut statuses = vec![ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        vec![StatusCode::FOUND, StatusCode::BAD_REQUEST],
+        "{ra:?} {rb:?}"
+    );
+}

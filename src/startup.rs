@@ -261,7 +261,8 @@ async fn sweep_expired(state: web::Data<AppState>) {
                         + store::second_factors::delete_dead_codes(conn, now)?
                         + store::reissue::delete_expired(conn, now)?
                         + store::refresh_tokens::delete_expired(conn, now)?
-                        + store::revocations::delete_expired(conn, now)?,
+                        + store::revocations::delete_expired(conn, now)?
+                        + store::pushed_requests::delete_expired(conn, now)?,
                 )
             })
             .await;

@@ -64,6 +64,9 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     pub ui_locales: Option<String>,
     pub acr_values: Vec<String>,
+    /// `prompt=consent`: ask a client that needs consent again even if it was given.
+    #[serde(default)]
+    pub prompt_consent: bool,
 }
 
 impl AuthorizationRequest {
@@ -198,6 +201,10 @@ pub fn validate(
     };
 
     let prompt = parse_prompt(raw.prompt.as_deref()).map_err(&invalid)?;
+    let prompt_consent = raw
+        .prompt
+        .as_deref()
+        .is_some_and(|p| p.split(' ').any(|v| v == "consent"));
     let max_age = match raw.max_age.as_deref() {
         None => None,
         Some(v) => Some(
@@ -227,6 +234,7 @@ pub fn validate(
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect(),
+        prompt_consent,
     })
 }
 
@@ -249,7 +257,7 @@ fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
             // select_account: an IdP session holds one account, so signing in again is
             // how another one is selected.
             "login" | "select_account" => prompt = Prompt::Login,
-            // Campus systems need no consent screen yet; the request is honoured as is.
+            // Read separately (`prompt_consent`): only third-party clients ask for consent.
             "consent" => {}
             _ => return Err("prompt has an unsupported value"),
         }

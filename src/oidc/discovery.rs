@@ -19,6 +19,7 @@ pub mod paths {
     pub const INTROSPECT: &str = "/introspect";
     /// RFC 7591 registration; RFC 7592 client configuration below it.
     pub const REGISTER: &str = "/register";
+    pub const PAR: &str = "/par";
 }
 
 /// `base`: the issuer without a trailing slash.
@@ -56,5 +57,7 @@ pub fn document(issuer: &str, base: &str) -> serde_json::Value {
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["ja", "en"],
         "registration_endpoint": format!("{base}{}", paths::REGISTER),
+        "pushed_authorization_request_endpoint": format!("{base}{}", paths::PAR),
+        "require_pushed_authorization_requests": false,
     })
 }

@@ -27,6 +27,8 @@ pub enum OAuthErrorCode {
     UseDpopNonce,
     /// RFC 7009 §2.2.1: the server cannot revoke this kind of token.
     UnsupportedTokenType,
+    /// OIDC Core §3.1.2.6: `prompt=none`, but the person has not consented yet.
+    ConsentRequired,
 }
 
 impl OAuthErrorCode {
@@ -50,6 +52,7 @@ impl OAuthErrorCode {
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::ConsentRequired => "consent_required",
         }
     }
 }

@@ -143,6 +143,7 @@ mod tests {
             login_hint: None,
             ui_locales: None,
             acr_values: vec![],
+            prompt_consent: false,
         };
         let path = refused_path(&request);
         assert!(path.starts_with("/access-refused?client_id=c1&redirect_uri=https%3A%2F%2F"));

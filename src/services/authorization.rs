@@ -14,6 +14,7 @@ use crate::secrets;
 use crate::services::ServiceError;
 use crate::services::access;
 use crate::services::second_factor::{self, Entry};
+use crate::services::{consent, par};
 use crate::startup::AppState;
 use crate::store::grants::{self, Grant, IssuedCode};
 use crate::store::login_flows::{self, FlowStage, LoginFlow};
@@ -37,6 +38,9 @@ pub enum AuthorizeOutcome {
     /// The relying party does not admit the signed-in account: our own page (a local
     /// path) says why; no code is issued.
     Refused(String),
+    /// A third-party client the person has not consented to (for these scopes): our
+    /// consent page (a local path) asks first.
+    Consent(String),
 }
 
 /// What the transaction decided; a step-up still has to send its e-mail code afterwards.
@@ -63,6 +67,14 @@ pub async fn authorize(
         .db
         .write(move |conn| {
             use Decided::Done;
+            // RFC 9126 §4: a pushed request replaces the query (all but client_id).
+            let (raw, pushed) = match raw.request_uri.as_deref() {
+                Some(uri) => match par::redeem(conn, uri, raw.client_id.as_deref(), now)? {
+                    Some(stored) => (stored, true),
+                    None => return Ok(Done(AuthorizeOutcome::Page(par::UNUSABLE.into()))),
+                },
+                None => (raw, false),
+            };
             let client = match raw.client_id.as_deref() {
                 Some(id) => clients::find_client(conn, id)?,
                 None => None,
@@ -85,6 +97,18 @@ pub async fn authorize(
                     ))));
                 }
             };
+            if !pushed && client.as_ref().is_some_and(|c| c.require_par) {
+                // The redirect URI is registered (validated above): tell the client.
+                let error = OAuthError::invalid_request(
+                    "this client must push its authorization requests (RFC 9126)",
+                );
+                return Ok(Done(AuthorizeOutcome::Redirect(error_redirect(
+                    &request.redirect_uri,
+                    request.state.as_deref(),
+                    &error,
+                    &issuer,
+                ))));
+            }
             let needs_mfa = authn::second_factor_required(
                 zone,
                 &request.acr_values,
@@ -128,6 +152,24 @@ pub async fn authorize(
                     return Ok(Done(AuthorizeOutcome::Refused(path)));
                 }
                 if !needs_mfa || authn::is_multi_factor(&session.amr) {
+                    if consent::needed(conn, &request, account.id.as_str())? {
+                        if request.prompt == Prompt::None {
+                            return refuse(
+                                OAuthErrorCode::ConsentRequired,
+                                "the person has not consented to this application",
+                            );
+                        }
+                        let hash = session_id.as_deref().map(secrets::hash_token);
+                        let path = consent::ask(
+                            conn,
+                            &request,
+                            &account,
+                            &session,
+                            hash.as_deref().unwrap_or_default(),
+                            now,
+                        )?;
+                        return Ok(Done(AuthorizeOutcome::Consent(path)));
+                    }
                     let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
                     return Ok(Done(AuthorizeOutcome::Redirect(code_redirect(
                         &request, &code, &issuer,

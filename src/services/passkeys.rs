@@ -290,7 +290,10 @@ pub async fn sign_in_finish(
                 FlowStage::SecondFactor => {
                     second_factor(conn, &passkeys, &flow, &challenge, &response_json)?
                 }
-                FlowStage::Password => passwordless(conn, &passkeys, &challenge, &response_json)?,
+                // (`find_flow` never returns a consent flow.)
+                FlowStage::Password | FlowStage::Consent => {
+                    passwordless(conn, &passkeys, &challenge, &response_json)?
+                }
             };
             let (account, credential, amr) = match verified {
                 Verified::Yes {

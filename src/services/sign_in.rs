@@ -7,6 +7,7 @@ use crate::secrets;
 use crate::services::ServiceError;
 use crate::services::access;
 use crate::services::authorization::{code_redirect, issue_code};
+use crate::services::consent;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::login_flows::{self, LoginFlow};
 use crate::store::sessions::{self, BrowserSession};
@@ -22,8 +23,9 @@ pub struct Finished {
     /// A new session cookie's value; `None` when an existing session was raised in place.
     pub session_token: Option<String>,
     /// Where the browser goes next: the relying party with a code, the landing page, the
-    /// password change page when the password is past its change-by date, or the local
-    /// refusal page when the relying party does not admit the account.
+    /// password change page when the password is past its change-by date, the local
+    /// refusal page when the relying party does not admit the account, or the consent
+    /// page when a third-party client needs the person's consent first.
     pub next: String,
     /// Set when the password must be changed by this date (the person is warned).
     pub password_change_by: Option<i64>,
@@ -53,13 +55,13 @@ pub fn finish(
         return Ok(None);
     }
     let acr = authn::acr_for(&amr).to_string();
-    let (session, session_token) = match &flow.session_hash {
+    let (session, session_token, session_hash) = match &flow.session_hash {
         Some(hash) => {
             sessions::upgrade_session(conn, hash, &acr, &amr, ctx.now)?;
             let Some((session, _)) = sessions::find_session(conn, hash, ctx.now)? else {
                 return Ok(None);
             };
-            (session, None)
+            (session, None, hash.clone())
         }
         None => {
             let token = secrets::new_token();
@@ -75,8 +77,9 @@ pub fn finish(
             if let Some(previous) = &ctx.previous_session_hash {
                 sessions::delete_session(conn, previous)?;
             }
-            sessions::insert_session(conn, &secrets::hash_token(&token), &session, ctx.now)?;
-            (session, Some(token))
+            let hash = secrets::hash_token(&token);
+            sessions::insert_session(conn, &hash, &session, ctx.now)?;
+            (session, Some(token), hash)
         }
     };
     throttle_store::clear(conn, &format!("account:{}", account.id))?;
@@ -88,6 +91,9 @@ pub fn finish(
             match access::check(conn, request, account, ctx.now, Some(ctx.ip.clone()))? {
                 // Signed in all the same: the account pages are where a restriction is fixed.
                 Some(refused) => refused,
+                None if consent::needed(conn, request, account.id.as_str())? => {
+                    consent::ask(conn, request, account, &session, &session_hash, ctx.now)?
+                }
                 None => {
                     let code = issue_code(conn, request, &session, account, ctx.now, ctx.code_ttl)?;
                     code_redirect(request, &code, &ctx.issuer)

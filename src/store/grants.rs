@@ -261,3 +261,23 @@ pub fn delete_expired_codes(conn: &mut DbConnection, now: i64) -> StoreResult<us
     )
     .execute(conn)?)
 }
+
+/// Ends every live grant of `account_id` for `client_id` (and so their refresh and access
+/// tokens), as when the person withdraws consent; how many.
+pub fn revoke_for_account_and_client(
+    conn: &mut DbConnection,
+    account_id: &str,
+    client_id: &str,
+    now: i64,
+) -> StoreResult<usize> {
+    let live: Vec<String> = grants::table
+        .filter(grants::account_id.eq(account_id))
+        .filter(grants::client_id.eq(client_id))
+        .filter(grants::revoked_at.is_null())
+        .select(grants::id)
+        .load(conn)?;
+    for id in &live {
+        revoke_grant(conn, id, now)?;
+    }
+    Ok(live.len())
+}

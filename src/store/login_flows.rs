@@ -14,6 +14,9 @@ pub enum FlowStage {
     Password,
     /// The password (or an existing session) is verified; a second factor is due.
     SecondFactor,
+    /// Signed in; the person is asked to consent to a third-party client. Such a flow is
+    /// bound to its session and invisible to the sign-in pages (see `find_flow`).
+    Consent,
 }
 
 impl FlowStage {
@@ -21,14 +24,15 @@ impl FlowStage {
         match self {
             Self::Password => "password",
             Self::SecondFactor => "second_factor",
+            Self::Consent => "consent",
         }
     }
 
     fn parse(raw: &str) -> Self {
-        if raw == "second_factor" {
-            Self::SecondFactor
-        } else {
-            Self::Password
+        match raw {
+            "second_factor" => Self::SecondFactor,
+            "consent" => Self::Consent,
+            _ => Self::Password,
         }
     }
 }
@@ -102,14 +106,34 @@ pub fn insert_flow(conn: &mut DbConnection, flow: &LoginFlow, now: i64) -> Store
     Ok(())
 }
 
-/// A live flow; `None` when unknown, expired or unreadable (the person starts again).
+/// A live sign-in flow; `None` when unknown, expired or unreadable (the person starts
+/// again). Consent flows are not sign-ins: they are never returned here.
 pub fn find_flow(conn: &mut DbConnection, id: &str, now: i64) -> StoreResult<Option<LoginFlow>> {
+    find_in_stage(conn, id, now, false)
+}
+
+/// A live consent flow (see `FlowStage::Consent`).
+pub fn find_consent_flow(
+    conn: &mut DbConnection,
+    id: &str,
+    now: i64,
+) -> StoreResult<Option<LoginFlow>> {
+    find_in_stage(conn, id, now, true)
+}
+
+fn find_in_stage(
+    conn: &mut DbConnection,
+    id: &str,
+    now: i64,
+    consent: bool,
+) -> StoreResult<Option<LoginFlow>> {
     let row = login_flows::table
         .find(id)
         .filter(login_flows::expires_at.gt(now))
         .select(FlowRow::as_select())
         .first(conn)
-        .optional()?;
+        .optional()?
+        .filter(|r| (FlowStage::parse(&r.stage) == FlowStage::Consent) == consent);
     Ok(row.and_then(|r| {
         let request = match r.request.as_deref().map(serde_json::from_str).transpose() {
             Ok(request) => request,

@@ -9,10 +9,12 @@
 pub mod accounts;
 pub mod audit;
 pub mod clients;
+pub mod consents;
 pub mod grants;
 pub mod initial_tokens;
 pub mod lifecycle;
 pub mod login_flows;
+pub mod pushed_requests;
 pub mod refresh_tokens;
 pub mod reissue;
 pub mod revocations;

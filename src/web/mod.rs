@@ -4,6 +4,7 @@
 pub mod access;
 pub mod account;
 pub mod client_auth;
+pub mod consent;
 pub mod cookies;
 pub mod developer;
 pub mod errors;
@@ -12,6 +13,7 @@ pub mod health;
 pub mod login;
 pub mod middleware;
 pub mod oidc;
+pub mod par;
 pub mod passkeys;
 pub mod password;
 pub mod registration;

@@ -73,6 +73,7 @@ async fn authorize(
         AuthorizeOutcome::Page(message) => return Err(PageError::bad_request(message)),
         AuthorizeOutcome::ChangePassword => redirect(StatusCode::FOUND, PASSWORD_CHANGE),
         AuthorizeOutcome::Refused(path) => redirect(StatusCode::FOUND, &path),
+        AuthorizeOutcome::Consent(path) => redirect(StatusCode::FOUND, &path),
     })
 }
 

@@ -9,6 +9,7 @@ use crate::web::{
     access, account, health, login, middleware, oidc, passkeys, password, reissue, second_factor,
     token_status, userinfo,
 };
+use crate::web::{consent, par};
 use crate::web::{developer, registration};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -56,6 +57,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 access::PATH_REFUSED,
                 web::get().to(access::get_access_refused),
+            )
+            // session (the consent flow is bound to it), CSRF on the form
+            .route(consent::PATH, web::get().to(consent::get_consent))
+            .route(consent::PATH, web::post().to(consent::post_consent))
+            .route(consent::APPS_PATH, web::get().to(consent::get_apps))
+            .route(
+                consent::WITHDRAW_PATH,
+                web::post().to(consent::post_withdraw),
             )
             .route("/account", web::get().to(account::get_account))
             .route(
@@ -135,6 +144,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::delete().to(registration::delete_client_configuration),
             )
             // client-auth
+            .route(paths::PAR, web::post().to(par::post_par))
             .route(paths::TOKEN, web::post().to(oidc::post_token))
             .route(paths::REVOKE, web::post().to(token_status::post_revoke))
             .route(

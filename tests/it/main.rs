@@ -2,6 +2,7 @@
 
 mod access;
 mod admin_cli;
+mod consent;
 mod developer_portal;
 mod discovery;
 mod dpop;
@@ -11,6 +12,7 @@ mod lifecycle;
 mod login;
 mod oidc_code_flow;
 mod oidc_errors;
+mod par;
 mod passkeys;
 mod password;
 mod refresh_tokens;

@@ -45,6 +45,8 @@ pub fn account_page(v: &AccountView<'_>) -> Markup {
             }
             h2 { "Password / パスワード" }
             p { a href="/account/password" { "Change the password / パスワードを変更する" } }
+            h2 { "Apps / 連携アプリ" }
+            p { a href="/account/apps" { "Apps you allowed to use your account / 許可したアプリ" } }
             (compliance_section(v.compliance))
             h2 { "Second factor / 2段階認証" }
             @if !m.any() {

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod account;
+pub mod consent;
 pub mod developer;
 pub mod error;
 pub mod layout;

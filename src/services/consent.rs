@@ -1,0 +1,286 @@
+//! Consent for third-party clients (portal or dynamically registered, `require_consent`):
+//! one stage right before a code would be issued, in both places codes are issued (the
+//! authorization endpoint for a live session, `sign_in::finish` after a sign-in).
+//!
+//! The pending request waits server-side in a login flow of stage `Consent`, bound to the
+//! session that will answer it, so the page's form carries nothing a person could alter
+//! but Allow or Deny. The answer is remembered per scope; `/account/apps` withdraws it,
+//! which also ends the client's grants (and so its tokens).
+
+use crate::domain::account::Account;
+use crate::oidc::authorize::AuthorizationRequest;
+use crate::oidc::error::{OAuthError, OAuthErrorCode};
+use crate::secrets;
+use crate::services::ServiceError;
+use crate::services::authorization::{code_redirect, error_redirect, issue_code};
+use crate::startup::AppState;
+use crate::store::audit::{self, AuditEvent};
+use crate::store::consents::{self, ConsentListing};
+use crate::store::login_flows::{self, FlowStage, LoginFlow};
+use crate::store::sessions::{self, BrowserSession};
+use crate::store::{DbConnection, StoreResult, accounts, clients, grants};
+
+/// The consent page.
+pub const PATH: &str = "/consent";
+
+/// How long the consent page may stay open before it must be asked again.
+const CONSENT_TTL: i64 = 10 * 60;
+
+/// Whether `request` must be put to the person before a code is issued: the client needs
+/// consent and it was not given for every requested scope (or `prompt=consent`).
+pub fn needed(
+    conn: &mut DbConnection,
+    request: &AuthorizationRequest,
+    account_id: &str,
+) -> StoreResult<bool> {
+    // A vanished client is refused by the access check that runs before this.
+    let Some(client) = clients::find_client(conn, &request.client_id)? else {
+        return Ok(false);
+    };
+    if !client.require_consent {
+        return Ok(false);
+    }
+    if request.prompt_consent {
+        return Ok(true);
+    }
+    let granted = consents::find_scope(conn, account_id, &request.client_id)?;
+    Ok(!covers(granted.as_deref().unwrap_or(""), &request.scope))
+}
+
+/// Whether every scope of `requested` is among `granted` (both space-separated).
+fn covers(granted: &str, requested: &str) -> bool {
+    requested
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .all(|s| granted.split(' ').any(|g| g == s))
+}
+
+/// The union of two space-separated scope lists, in first-seen order.
+fn union(a: &str, b: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for s in a.split(' ').chain(b.split(' ')) {
+        if !s.is_empty() && !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out.join(" ")
+}
+
+/// Stores the pending request on a consent flow bound to `session_hash`; returns the
+/// local path of the consent page.
+pub fn ask(
+    conn: &mut DbConnection,
+    request: &AuthorizationRequest,
+    account: &Account,
+    session: &BrowserSession,
+    session_hash: &str,
+    now: i64,
+) -> StoreResult<String> {
+    let mut flow = LoginFlow::new(
+        secrets::new_token(),
+        Some(request.clone()),
+        now + CONSENT_TTL,
+    );
+    flow.stage = FlowStage::Consent;
+    flow.account_id = Some(account.id.to_string());
+    flow.amr = session.amr.clone();
+    flow.session_hash = Some(session_hash.to_string());
+    login_flows::insert_flow(conn, &flow, now)?;
+    Ok(format!("{PATH}?flow={}", flow.id))
+}
+
+/// What the consent page shows.
+#[derive(Debug)]
+pub struct ConsentView {
+    pub client_name: String,
+    /// The owner's name; `None`: registered by the university.
+    pub owner: Option<String>,
+    /// The requested scopes, in the order of `SUPPORTED_SCOPES`.
+    pub scopes: Vec<String>,
+    pub account_id: String,
+}
+
+/// The live consent flow and its request, if `flow_id` belongs to this browser's session.
+fn own_flow(
+    conn: &mut DbConnection,
+    flow_id: &str,
+    session_cookie: &str,
+    now: i64,
+) -> StoreResult<Option<(LoginFlow, AuthorizationRequest, BrowserSession, Account)>> {
+    let Some(flow) = login_flows::find_consent_flow(conn, flow_id, now)? else {
+        return Ok(None);
+    };
+    let hash = secrets::hash_token(session_cookie);
+    let bound = flow
+        .session_hash
+        .as_deref()
+        .is_some_and(|h| secrets::constant_time_eq(h, &hash));
+    if !bound {
+        return Ok(None);
+    }
+    let Some((session, account)) = sessions::find_session(conn, &hash, now)? else {
+        return Ok(None);
+    };
+    if flow.account_id.as_deref() != Some(account.id.as_str()) || !account.can_sign_in() {
+        return Ok(None);
+    }
+    let Some(request) = flow.request.clone() else {
+        return Ok(None);
+    };
+    Ok(Some((flow, request, session, account)))
+}
+
+/// The consent page's content; `None` when the flow is gone or not this browser's.
+pub async fn view(
+    state: &AppState,
+    flow_id: String,
+    session_cookie: Option<String>,
+) -> Result<Option<ConsentView>, ServiceError> {
+    let Some(cookie) = session_cookie else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            let Some((_, request, _, account)) = own_flow(conn, &flow_id, &cookie, now)? else {
+                return Ok(None);
+            };
+            let Some(client) = clients::find_client(conn, &request.client_id)? else {
+                return Ok(None);
+            };
+            let owner = match client.owner_account_id.as_deref() {
+                Some(id) => Some(
+                    accounts::find_account(conn, id)?.map_or_else(|| id.to_string(), |a| a.name),
+                ),
+                None => None,
+            };
+            Ok::<_, ServiceError>(Some(ConsentView {
+                client_name: client.name,
+                owner,
+                scopes: request.scope.split(' ').map(str::to_string).collect(),
+                account_id: account.id.to_string(),
+            }))
+        })
+        .await
+}
+
+/// The person's answer; `None` when the flow is gone, already answered or not this
+/// browser's. `Some(location)`: back to the relying party with a code or `access_denied`.
+pub async fn answer(
+    state: &AppState,
+    flow_id: String,
+    session_cookie: Option<String>,
+    allow: bool,
+    ip: String,
+) -> Result<Option<String>, ServiceError> {
+    let Some(cookie) = session_cookie else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let code_ttl = state.settings.tokens.code_ttl;
+    let issuer = state.cfg.issuer.clone();
+    state
+        .db
+        .write(move |conn| {
+            let Some((flow, request, session, account)) = own_flow(conn, &flow_id, &cookie, now)?
+            else {
+                return Ok(None);
+            };
+            // Each consent flow is answered once, even by concurrent posts.
+            if !login_flows::delete_flow(conn, &flow.id)? {
+                return Ok(None);
+            }
+            let event = |kind| AuditEvent {
+                at: now,
+                kind,
+                account_id: Some(account.id.as_str()),
+                client_id: Some(request.client_id.as_str()),
+                ip: Some(ip.clone()),
+                detail: Some(request.scope.clone()),
+            };
+            if !allow {
+                audit::record(conn, event("consent_denied"))?;
+                let error =
+                    OAuthError::new(OAuthErrorCode::AccessDenied, "the person did not consent");
+                return Ok(Some(error_redirect(
+                    &request.redirect_uri,
+                    request.state.as_deref(),
+                    &error,
+                    &issuer,
+                )));
+            }
+            let before = consents::find_scope(conn, account.id.as_str(), &request.client_id)?;
+            let scope = union(before.as_deref().unwrap_or(""), &request.scope);
+            consents::upsert(conn, account.id.as_str(), &request.client_id, &scope, now)?;
+            audit::record(conn, event("consent_granted"))?;
+            let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
+            Ok::<_, ServiceError>(Some(code_redirect(&request, &code, &issuer)))
+        })
+        .await
+}
+
+/// The apps the person has consented to.
+pub async fn list(
+    state: &AppState,
+    account_id: String,
+) -> Result<Vec<ConsentListing>, ServiceError> {
+    state
+        .db
+        .run(move |conn| Ok(consents::list_for_account(conn, &account_id)?))
+        .await
+}
+
+/// Withdraws the consent to `client_id` and ends every grant of it (so its refresh and
+/// access tokens stop working), in one transaction. False if there was no consent.
+pub async fn withdraw(
+    state: &AppState,
+    account_id: String,
+    client_id: String,
+    ip: String,
+) -> Result<bool, ServiceError> {
+    let now = state.clock.now();
+    state
+        .db
+        .write(move |conn| {
+            if !consents::delete(conn, &account_id, &client_id)? {
+                return Ok(false);
+            }
+            let ended = grants::revoke_for_account_and_client(conn, &account_id, &client_id, now)?;
+            audit::record(
+                conn,
+                AuditEvent {
+                    at: now,
+                    kind: "consent_withdrawn",
+                    account_id: Some(&account_id),
+                    client_id: Some(&client_id),
+                    ip: Some(ip),
+                    detail: Some(format!("{ended} grants revoked")),
+                },
+            )?;
+            Ok::<_, ServiceError>(true)
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn granted_scopes_cover_only_what_they_name() {
+        assert!(covers("openid profile", "openid"));
+        assert!(covers("openid profile", "profile openid"));
+        assert!(!covers("openid", "openid email"));
+        assert!(!covers("", "openid"));
+    }
+
+    #[test]
+    fn the_union_keeps_every_scope_once() {
+        assert_eq!(
+            union("openid profile", "openid email"),
+            "openid profile email"
+        );
+        assert_eq!(union("", "openid"), "openid");
+    }
+}

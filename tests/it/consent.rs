@@ -22,51 +22,9 @@ async fn get_html(app: &TestApp, path: &str) -> (StatusCode, String) {
     (r.status(), r.text().await.expect("html"))
 }
 
-/// Answers the consent page at `path` (asserting it is shown) and returns the redirect.
-async fn answer(app: &TestApp, path: &str, decision: &str) -> String {
-    assert!(path.starts_with("/consent?flow="), "consent page: {path}");
-    let (status, html) = get_html(app, path).await;
-    assert_eq!(status, StatusCode::OK, "{html}");
-    let r = app
-        .browser
-        .post(app.url("/consent"))
-        .form(&[
-            ("flow", hidden_field(&html, "flow")),
-            ("csrf", hidden_field(&html, "csrf")),
-            ("decision", decision.to_string()),
-        ])
-        .send()
-        .await
-        .expect("consent post");
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    location(&r)
-}
-
 async fn access_token(app: &TestApp, client: &TestClient, back: &str) -> String {
     let code = query_param(back, "code").unwrap_or_else(|| panic!("code in {back}"));
-    let r = token_request(
-        app,
-        client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: serde_json::Value = r.json().await.expect("token json");
-    body["access_token"].as_str().expect("access token").into()
-}
-
-async fn userinfo_status(app: &TestApp, token: &str) -> StatusCode {
-    app.http
-        .get(app.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("userinfo")
-        .status()
+    field(&exchange_code(app, client, &code).await, "access_token")
 }
 
 #[tokio::test]
@@ -91,7 +49,7 @@ async fn consent_is_asked_once_remembered_per_scope_and_asked_again_for_more() {
     );
     assert!(!page.contains("Your e-mail address"), "only what is asked");
 
-    let back = answer(&app, &ask, "allow").await;
+    let back = answer_consent(&app, &ask, "allow").await;
     assert!(back.starts_with(REDIRECT), "{back}");
     assert_eq!(query_param(&back, "state").as_deref(), Some("st-1"));
     let token = access_token(&app, &client, &back).await;
@@ -116,7 +74,7 @@ async fn consent_is_asked_once_remembered_per_scope_and_asked_again_for_more() {
     let (_, ask) = app.authorize(&more).await;
     let (_, page) = get_html(&app, &ask).await;
     assert!(page.contains("Your e-mail address"), "{page}");
-    let back = answer(&app, &ask, "allow").await;
+    let back = answer_consent(&app, &ask, "allow").await;
     assert!(query_param(&back, "code").is_some());
     let (_, back) = app.authorize(&more).await;
     assert!(
@@ -139,7 +97,7 @@ async fn deny_sends_access_denied_and_an_answered_question_cannot_be_replayed() 
     let ask = app.sign_in_through(&url, "a1830000", PASSWORD).await;
     let (_, html) = get_html(&app, &ask).await;
 
-    let back = answer(&app, &ask, "deny").await;
+    let back = answer_consent(&app, &ask, "deny").await;
     assert!(back.starts_with(REDIRECT), "{back}");
     assert_eq!(
         query_param(&back, "error").as_deref(),
@@ -253,10 +211,10 @@ async fn withdrawing_at_account_apps_ends_the_tokens_and_asks_again() {
         .await;
     let url = authorize_url(&app, &client.id, &[]);
     let ask = app.sign_in_through(&url, "a1830000", PASSWORD).await;
-    let back = answer(&app, &ask, "allow").await;
+    let back = answer_consent(&app, &ask, "allow").await;
     let token = access_token(&app, &client, &back).await;
     let (_, ask) = app.authorize(&authorize_url(&app, &other.id, &[])).await;
-    let back = answer(&app, &ask, "allow").await;
+    let back = answer_consent(&app, &ask, "allow").await;
     let other_token = access_token(&app, &other, &back).await;
     assert_eq!(userinfo_status(&app, &token).await, StatusCode::OK);
 

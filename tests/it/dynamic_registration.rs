@@ -570,3 +570,69 @@ async fn the_operator_makes_initial_access_tokens_on_the_command_line() {
     let out = run(&["client", "initial-token", "--uses", "0"]);
     assert!(!out.status.success());
 }
+
+/// A certified relying-party library registers itself, then signs a person in: the
+/// dynamic client is third-party, so the person is asked for consent once.
+#[tokio::test]
+async fn the_openidconnect_client_registers_itself_and_signs_in_after_consent() {
+    use openidconnect::core::{CoreClientRegistrationRequest, CoreProviderMetadata};
+    use openidconnect::{
+        AuthenticationFlow, AuthorizationCode, CsrfToken, IssuerUrl, Nonce, RedirectUrl,
+        TokenResponse,
+    };
+
+    let app = spawn_app().await;
+    app.create_account("a1830000", "student").await;
+    let http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .expect("rp http client");
+    let metadata = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(app.base.clone()).expect("issuer"),
+        &http,
+    )
+    .await
+    .expect("discovery");
+    let endpoint = metadata
+        .registration_endpoint()
+        .expect("registration endpoint advertised")
+        .clone();
+    let token = initial_token(&app, 1, 1).await;
+    let registered = CoreClientRegistrationRequest::new(
+        vec![RedirectUrl::new(REDIRECT.into()).expect("redirect")],
+        Default::default(),
+    )
+    .set_initial_access_token(Some(openidconnect::AccessToken::new(token)))
+    .register_async(&endpoint, &http)
+    .await
+    .expect("registration response parses");
+    let rp = openidconnect::core::CoreClient::from_provider_metadata(
+        metadata,
+        registered.client_id().clone(),
+        registered.client_secret().cloned(),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("redirect"));
+    let (url, _, nonce) = rp
+        .authorize_url(
+            AuthenticationFlow::<openidconnect::core::CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let ask = app
+        .sign_in_through(url.as_str(), "a1830000", PASSWORD)
+        .await;
+    let back = answer_consent(&app, &ask, "allow").await;
+    let code = query_param(&back, "code").expect("code after consent");
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("token endpoint known")
+        .request_async(&http)
+        .await
+        .expect("token response");
+    tokens
+        .id_token()
+        .expect("id token")
+        .claims(&rp.id_token_verifier(), &nonce)
+        .expect("ID token validates");
+}

@@ -580,3 +580,25 @@ pub async fn discovered_rp(
     );
     (rp, http)
 }
+
+/// Answers the consent page at `path` (`allow` or `deny`; the page must be shown) in the
+/// browser and returns the redirect to the relying party.
+pub async fn answer_consent(app: &TestApp, path: &str, decision: &str) -> String {
+    assert!(path.starts_with("/consent?flow="), "consent page: {path}");
+    let page = app.browser.get(app.url(path)).send().await.expect("page");
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    let html = page.text().await.expect("html");
+    let r = app
+        .browser
+        .post(app.url("/consent"))
+        .form(&[
+            ("flow", hidden_field(&html, "flow")),
+            ("csrf", hidden_field(&html, "csrf")),
+            ("decision", decision.to_string()),
+        ])
+        .send()
+        .await
+        .expect("consent post");
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    location(&r)
+}

@@ -111,17 +111,7 @@ async fn deny_sends_access_denied_and_an_answered_question_cannot_be_replayed() 
     assert!(query_param(&back, "code").is_none());
 
     // The same form again (now saying Allow) finds the question gone.
-    let replay = app
-        .browser
-        .post(app.url("/consent"))
-        .form(&[
-            ("flow", hidden_field(&html, "flow")),
-            ("csrf", hidden_field(&html, "csrf")),
-            ("decision", "allow".to_string()),
-        ])
-        .send()
-        .await
-        .expect("replay");
+    let replay = post_consent(&app, &html, "allow").await;
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     // Denying remembers nothing: the next request asks again.
     let (_, ask) = app.authorize(&url).await;

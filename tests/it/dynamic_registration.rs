@@ -575,24 +575,15 @@ async fn the_operator_makes_initial_access_tokens_on_the_command_line() {
 /// dynamic client is third-party, so the person is asked for consent once.
 #[tokio::test]
 async fn the_openidconnect_client_registers_itself_and_signs_in_after_consent() {
-    use openidconnect::core::{CoreClientRegistrationRequest, CoreProviderMetadata};
+    use openidconnect::core::CoreClientRegistrationRequest;
     use openidconnect::{
-        AuthenticationFlow, AuthorizationCode, CsrfToken, IssuerUrl, Nonce, RedirectUrl,
-        TokenResponse,
+        AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, RedirectUrl, TokenResponse,
     };
 
     let app = spawn_app().await;
     app.create_account("a1830000", "student").await;
-    let http = openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .expect("rp http client");
-    let metadata = CoreProviderMetadata::discover_async(
-        IssuerUrl::new(app.base.clone()).expect("issuer"),
-        &http,
-    )
-    .await
-    .expect("discovery");
+    let http = rp_http();
+    let metadata = provider_metadata(&app, &http).await;
     let endpoint = metadata
         .registration_endpoint()
         .expect("registration endpoint advertised")

@@ -557,24 +557,36 @@ pub type DiscoveredRp = openidconnect::core::CoreClient<
     openidconnect::EndpointMaybeSet,
 >;
 
+/// The relying party's HTTP client (redirects not followed).
+pub fn rp_http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .expect("rp http client")
+}
+
+/// The provider's discovery document, as the `openidconnect` crate reads it.
+pub async fn provider_metadata(
+    app: &TestApp,
+    http: &openidconnect::reqwest::Client,
+) -> openidconnect::core::CoreProviderMetadata {
+    openidconnect::core::CoreProviderMetadata::discover_async(
+        openidconnect::IssuerUrl::new(app.base.clone()).expect("issuer"),
+        http,
+    )
+    .await
+    .expect("discovery")
+}
+
 /// `client` as an `openidconnect` relying party configured from discovery, and its HTTP
-/// client (redirects not followed).
+/// client.
 pub async fn discovered_rp(
     app: &TestApp,
     client: &TestClient,
 ) -> (DiscoveredRp, openidconnect::reqwest::Client) {
-    let http = openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .expect("rp http client");
-    let metadata = openidconnect::core::CoreProviderMetadata::discover_async(
-        openidconnect::IssuerUrl::new(app.base.clone()).expect("issuer"),
-        &http,
-    )
-    .await
-    .expect("discovery");
+    let http = rp_http();
     let rp = openidconnect::core::CoreClient::from_provider_metadata(
-        metadata,
+        provider_metadata(app, &http).await,
         openidconnect::ClientId::new(client.id.clone()),
         client.secret.clone().map(openidconnect::ClientSecret::new),
     );
@@ -588,17 +600,21 @@ pub async fn answer_consent(app: &TestApp, path: &str, decision: &str) -> String
     let page = app.browser.get(app.url(path)).send().await.expect("page");
     assert_eq!(page.status(), reqwest::StatusCode::OK);
     let html = page.text().await.expect("html");
-    let r = app
-        .browser
+    let r = post_consent(app, &html, decision).await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    location(&r)
+}
+
+/// Submits the consent form of page `html` with `decision`.
+pub async fn post_consent(app: &TestApp, html: &str, decision: &str) -> reqwest::Response {
+    app.browser
         .post(app.url("/consent"))
         .form(&[
-            ("flow", hidden_field(&html, "flow")),
-            ("csrf", hidden_field(&html, "csrf")),
+            ("flow", hidden_field(html, "flow")),
+            ("csrf", hidden_field(html, "csrf")),
             ("decision", decision.to_string()),
         ])
         .send()
         .await
-        .expect("consent post");
-    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
-    location(&r)
+        .expect("consent post")
 }

@@ -3,11 +3,7 @@
 //! cannot push, so the push itself is a plain form POST); a `request_uri` works once, for
 //! a minute, for its own client only; a client that must push cannot skip it.
 
-use openidconnect::core::{CoreClient, CoreProviderMetadata};
-use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl,
-    TokenResponse,
-};
+use openidconnect::{AuthorizationCode, Nonce, PkceCodeChallenge, RedirectUrl, TokenResponse};
 use reqwest::StatusCode;
 
 use crate::helpers::*;
@@ -100,22 +96,8 @@ async fn a_pushed_request_signs_in_and_its_code_redeems_with_openidconnect() {
     assert_eq!(query_param(&back, "state").as_deref(), Some("st-par"));
     let code = query_param(&back, "code").expect("code");
 
-    let http = openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .expect("rp http client");
-    let metadata = CoreProviderMetadata::discover_async(
-        IssuerUrl::new(app.base.clone()).expect("issuer"),
-        &http,
-    )
-    .await
-    .expect("discovery");
-    let rp = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(client.id.clone()),
-        client.secret.clone().map(ClientSecret::new),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("redirect"));
+    let (rp, http) = discovered_rp(&app, &client).await;
+    let rp = rp.set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("redirect"));
     let tokens = rp
         .exchange_code(AuthorizationCode::new(code))
         .expect("token endpoint known")

@@ -3,7 +3,6 @@
 //! factor (a step-up), so a password alone never changes security settings from outside.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
@@ -73,15 +72,7 @@ fn html(
     state: &AppState,
     page: impl FnOnce(&str) -> maud::Markup,
 ) -> HttpResponse {
-    let (csrf, new_cookie) = cookies::csrf_token(req, state.cfg.secure_cookies);
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(c) = new_cookie {
-        response.cookie(c);
-    }
-    response
-        .content_type("text/html; charset=utf-8")
-        .body(page(&csrf).into_string())
+    cookies::page_with_csrf(status, req, state.cfg.secure_cookies, page)
 }
 
 async fn overview(

@@ -2,7 +2,6 @@
 //! (the apps consented to, and withdrawing).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
@@ -28,15 +27,7 @@ fn html(
     state: &AppState,
     page: impl FnOnce(&str) -> maud::Markup,
 ) -> HttpResponse {
-    let (csrf, new_cookie) = cookies::csrf_token(req, state.cfg.secure_cookies);
-    let mut response = HttpResponse::Ok();
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(c) = new_cookie {
-        response.cookie(c);
-    }
-    response
-        .content_type("text/html; charset=utf-8")
-        .body(page(&csrf).into_string())
+    cookies::page_with_csrf(StatusCode::OK, req, state.cfg.secure_cookies, page)
 }
 
 #[derive(Deserialize)]

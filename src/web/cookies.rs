@@ -5,8 +5,9 @@
 //! from planting it. CSRF uses the double-submit pattern: a random per-browser cookie whose
 //! value each form repeats; a cross-site page can neither read the cookie nor set it.
 
-use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::secrets;
 
@@ -41,6 +42,26 @@ pub fn session_value(req: &HttpRequest, secure: bool) -> Option<String> {
 
 pub fn session_cookie(value: String, secure: bool, max_age: i64) -> Cookie<'static> {
     build(name(SESSION, secure), value, secure, Some(max_age))
+}
+
+/// An HTML page whose forms carry the browser's CSRF token (`render` gets it), setting the
+/// CSRF cookie when the browser had none. Never cached: such pages hold tokens, and some
+/// a client secret.
+pub fn page_with_csrf(
+    status: StatusCode,
+    req: &HttpRequest,
+    secure: bool,
+    render: impl FnOnce(&str) -> maud::Markup,
+) -> HttpResponse {
+    let (csrf, new_cookie) = csrf_token(req, secure);
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(c) = new_cookie {
+        response.cookie(c);
+    }
+    response
+        .content_type("text/html; charset=utf-8")
+        .body(render(&csrf).into_string())
 }
 
 /// The browser's CSRF secret, and a cookie to set when it had none yet.

@@ -2,7 +2,6 @@
 //! OpenID Connect apps. Session guard as for `/account`; every form carries the CSRF token.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
@@ -26,16 +25,7 @@ fn page(
     state: &AppState,
     render: impl FnOnce(&str) -> maud::Markup,
 ) -> HttpResponse {
-    let (csrf, new_cookie) = cookies::csrf_token(req, state.cfg.secure_cookies);
-    let mut response = HttpResponse::build(status);
-    // Pages may show a client secret: never cached.
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(c) = new_cookie {
-        response.cookie(c);
-    }
-    response
-        .content_type("text/html; charset=utf-8")
-        .body(render(&csrf).into_string())
+    cookies::page_with_csrf(status, req, state.cfg.secure_cookies, render)
 }
 
 /// Refusals that are pages of their own (403, 404, server faults).

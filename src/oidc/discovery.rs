@@ -14,6 +14,7 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     pub const JWKS: &str = "/jwks";
     pub const LOGIN: &str = "/login";
+    pub const END_SESSION: &str = "/logout";
 }
 
 /// `base`: the issuer without a trailing slash.
@@ -45,5 +46,9 @@ pub fn document(issuer: &str, base: &str) -> serde_json::Value {
         "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["ja", "en"],
+        "end_session_endpoint": format!("{base}{}", paths::END_SESSION),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": false,
     })
 }

@@ -6,4 +6,5 @@ pub mod claims;
 pub mod discovery;
 pub mod error;
 pub mod keys;
+pub mod logout;
 pub mod pkce;

@@ -4,12 +4,14 @@
 pub mod access;
 pub mod accounts;
 pub mod authorization;
+pub mod backchannel_logout;
 pub mod client_auth;
 pub mod clients;
 pub mod compliance;
 pub mod enrolment;
 pub mod lifecycle;
 pub mod login;
+pub mod logout;
 pub mod passkeys;
 pub mod passwords;
 pub mod reissue;

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clients;
 pub mod grants;
 pub mod lifecycle;
+pub mod logout_notifications;
 pub mod login_flows;
 pub mod reissue;
 pub mod schema;

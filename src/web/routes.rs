@@ -8,6 +8,7 @@ use crate::oidc::discovery::paths;
 use crate::web::{
     access, account, health, login, middleware, oidc, passkeys, password, reissue, second_factor,
 };
+use crate::web::logout;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -103,6 +104,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/account/passkeys/remove",
                 web::post().to(passkeys::post_remove),
+            )
+            // anonymous, or session when one exists; the confirmation form needs the CSRF cookie
+            .route(paths::END_SESSION, web::get().to(logout::get_logout))
+            .route(paths::END_SESSION, web::post().to(logout::post_logout))
+            // session
+            .route(
+                logout::SIGN_OUT_EVERYWHERE,
+                web::post().to(logout::post_sign_out_everywhere),
             )
             // client-auth
             .route(paths::TOKEN, web::post().to(oidc::post_token))

@@ -15,3 +15,5 @@ mod schema;
 mod second_factor;
 mod smtp_sink;
 mod soft_authenticator;
+mod backchannel_logout;
+mod logout;

@@ -5,6 +5,7 @@ pub mod account;
 pub mod error;
 pub mod layout;
 pub mod login;
+pub mod logout;
 pub mod passkeys;
 pub mod password;
 pub mod reissue;

@@ -104,7 +104,10 @@ pub async fn run(state: Arc<AppState>, wakeup: Arc<Wakeup>) {
 
 /// One pass: lease the due rows and try each once, concurrently (one slow relying party
 /// does not hold up the others); how many were tried.
-pub async fn run_once(state: &Arc<AppState>, http: &reqwest::Client) -> Result<usize, ServiceError> {
+pub async fn run_once(
+    state: &Arc<AppState>,
+    http: &reqwest::Client,
+) -> Result<usize, ServiceError> {
     let now = state.clock.now();
     let max = state.settings.logout.max_attempts;
     let due = state

@@ -208,11 +208,7 @@ async fn end_session(
 }
 
 /// Revokes a session's grants and queues its notifications: (grants ended, queued).
-fn end_session_grants(
-    conn: &mut DbConnection,
-    sid: &str,
-    now: i64,
-) -> StoreResult<(usize, usize)> {
+fn end_session_grants(conn: &mut DbConnection, sid: &str, now: i64) -> StoreResult<(usize, usize)> {
     let touched = grants::touched_by_session(conn, sid)?;
     let queued = enqueue_touched(conn, &touched, "logout", now)?;
     let ended = grants::revoke_session_grants(conn, sid, now)?;
@@ -299,7 +295,10 @@ mod tests {
     fn only_an_exactly_registered_uri_of_a_known_client_is_followed() {
         let c = client();
         let ok = check_redirect(Some(&c), &params("https://rp.example/bye")).expect("ok");
-        assert_eq!(ok.redirect.as_deref(), Some("https://rp.example/bye?state=s"));
+        assert_eq!(
+            ok.redirect.as_deref(),
+            Some("https://rp.example/bye?state=s")
+        );
         for bad in [
             "https://rp.example/bye/",
             "https://rp.example/by",

@@ -337,6 +337,10 @@ pub fn touched_by_account(
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(client_id, sub, sid)| Touched { client_id, sub, sid })
+        .map(|(client_id, sub, sid)| Touched {
+            client_id,
+            sub,
+            sid,
+        })
         .collect())
 }

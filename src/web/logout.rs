@@ -31,7 +31,15 @@ pub async fn get_logout(
 ) -> Result<HttpResponse, PageError> {
     let params: LogoutParams =
         parse_single_valued(req.query_string().as_bytes()).map_err(malformed)?;
-    respond(&req, &state, params, Via::RpRequest, client.ip, StatusCode::FOUND).await
+    respond(
+        &req,
+        &state,
+        params,
+        Via::RpRequest,
+        client.ip,
+        StatusCode::FOUND,
+    )
+    .await
 }
 
 /// The form a relying party may POST, or our own confirmation form (`confirm=yes`).
@@ -59,7 +67,15 @@ pub async fn post_logout(
     } else {
         Via::RpPostWithoutCookies
     };
-    respond(&req, &state, form.params, via, client.ip, StatusCode::SEE_OTHER).await
+    respond(
+        &req,
+        &state,
+        form.params,
+        via,
+        client.ip,
+        StatusCode::SEE_OTHER,
+    )
+    .await
 }
 
 async fn respond(
@@ -72,8 +88,7 @@ async fn respond(
 ) -> Result<HttpResponse, PageError> {
     let secure = state.cfg.secure_cookies;
     let session = cookies::session_value(req, secure);
-    let outcome =
-        logout::request_logout(state, params, session, via, Some(ip.to_string())).await?;
+    let outcome = logout::request_logout(state, params, session, via, Some(ip.to_string())).await?;
     match outcome {
         LogoutOutcome::Invalid(message) => Err(PageError::bad_request(message)),
         LogoutOutcome::Confirm(checked) => {

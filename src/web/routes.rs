@@ -5,10 +5,10 @@
 use actix_web::web;
 
 use crate::oidc::discovery::paths;
+use crate::web::logout;
 use crate::web::{
     access, account, health, login, middleware, oidc, passkeys, password, reissue, second_factor,
 };
-use crate::web::logout;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

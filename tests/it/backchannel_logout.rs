@@ -265,7 +265,10 @@ async fn logout_tells_every_relying_party_the_session_signed_in_to() {
     audiences.sort();
     let mut expected = vec![first.id.clone(), second.id.clone()];
     expected.sort();
-    assert_eq!(audiences, expected, "each client told once, the silent one not");
+    assert_eq!(
+        audiences, expected,
+        "each client told once, the silent one not"
+    );
     assert!(outbox(&app, &silent.id).await.is_empty());
     let rows = outbox(&app, &first.id).await;
     assert_eq!(rows.len(), 1);
@@ -286,7 +289,10 @@ async fn a_password_change_tells_the_relying_parties_and_ends_every_token() {
         .sign_in_through(&authorize_url(&app, &client.id, &[]), "a1830000", PASSWORD)
         .await;
     let elsewhere = exchange(&app, &client, &query_param(&back, "code").expect("code")).await;
-    assert_eq!(userinfo_status(&app, &here.access_token).await, StatusCode::OK);
+    assert_eq!(
+        userinfo_status(&app, &here.access_token).await,
+        StatusCode::OK
+    );
 
     let page = app.at(CAMPUS_IP).page("/account/password").await;
     let r = app
@@ -324,7 +330,10 @@ async fn a_password_change_tells_the_relying_parties_and_ends_every_token() {
     }
     let (status, login) = other.authorize(&authorize_url(&app, &client.id, &[])).await;
     assert_eq!(status, StatusCode::FOUND);
-    assert!(login.starts_with("/login?flow="), "the other browser signs in again: {login}");
+    assert!(
+        login.starts_with("/login?flow="),
+        "the other browser signs in again: {login}"
+    );
 }
 
 #[tokio::test]
@@ -389,7 +398,11 @@ async fn a_relying_party_that_was_down_is_told_after_a_backoff() {
         .append_pair("post_logout_redirect_uri", BYE)
         .append_pair("state", "st-9");
     let r = app.browser.get(url.as_str()).send().await.expect("logout");
-    assert_eq!(r.status(), StatusCode::FOUND, "the person is not kept waiting");
+    assert_eq!(
+        r.status(),
+        StatusCode::FOUND,
+        "the person is not kept waiting"
+    );
     assert_eq!(location(&r), format!("{BYE}?state=st-9"));
 
     rp.wait_for_hits(1).await;
@@ -399,7 +412,10 @@ async fn a_relying_party_that_was_down_is_told_after_a_backoff() {
         row.last_error.as_deref().is_some_and(|e| e.contains("503")),
         "{row:?}"
     );
-    assert!(row.next_attempt_at >= app.clock.now() + 10, "backoff: {row:?}");
+    assert!(
+        row.next_attempt_at >= app.clock.now() + 10,
+        "backoff: {row:?}"
+    );
     rp.set_down(false);
     // Not retried before its time (the worker polls every 100 ms).
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -409,7 +425,11 @@ async fn a_relying_party_that_was_down_is_told_after_a_backoff() {
     let tokens = rp.wait_for_tokens(1).await;
     let claims = verify_logout_token(&app, &tokens[0], &client.id).await;
     assert_eq!(claims["sid"], t.claims["sid"]);
-    assert_eq!(claims["jti"].as_str(), Some(row.id.as_str()), "jti is the outbox row");
+    assert_eq!(
+        claims["jti"].as_str(),
+        Some(row.id.as_str()),
+        "jti is the outbox row"
+    );
 }
 
 async fn wait_for_attempts(app: &TestApp, client_id: &str, n: i64) -> NotificationRow {
@@ -447,5 +467,9 @@ async fn a_notification_queued_before_a_restart_is_delivered_after_it() {
     let tokens = rp.wait_for_tokens(1).await;
     let claims = verify_logout_token(&app, &tokens[0], &client.id).await;
     assert_eq!(claims["sid"], t.claims["sid"]);
-    assert_eq!(rp.hits(), 2, "one refused try before the restart, one after");
+    assert_eq!(
+        rp.hits(),
+        2,
+        "one refused try before the restart, one after"
+    );
 }

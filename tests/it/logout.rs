@@ -69,7 +69,10 @@ async fn logout_with_a_hint_signs_out_at_once_and_returns_to_the_relying_party()
     assert!(!signed_in(&app).await, "the session is gone");
     let (status, login) = app.authorize(&authorize_url(&app, &client.id, &[])).await;
     assert_eq!(status, StatusCode::FOUND);
-    assert!(login.starts_with("/login?flow="), "asked to sign in again: {login}");
+    assert!(
+        login.starts_with("/login?flow="),
+        "asked to sign in again: {login}"
+    );
     assert_eq!(
         userinfo_status(&app, &t.access_token).await,
         StatusCode::UNAUTHORIZED,
@@ -83,7 +86,8 @@ async fn an_expired_id_token_is_still_a_good_hint() {
     app.create_account("a1830000", "student").await;
     let client = client_for(&app, None).await;
     let t = sign_in(&app, &client, "a1830000").await;
-    app.clock.advance(app.state.settings.tokens.id_token_ttl + 60);
+    app.clock
+        .advance(app.state.settings.tokens.id_token_ttl + 60);
     let r = get(&app, &logout_url(&app, &[("id_token_hint", &t.id_token)])).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.expect("html").contains("You are signed out"));
@@ -113,7 +117,10 @@ async fn logout_without_a_hint_asks_first_then_returns_to_the_registered_uri() {
     let page = r.text().await.expect("html");
     assert!(page.contains("Sign out of the UEC account?"), "{page}");
     assert!(page.contains("サインアウトしますか"));
-    assert!(signed_in(&app).await, "nothing happens before the person confirms");
+    assert!(
+        signed_in(&app).await,
+        "nothing happens before the person confirms"
+    );
 
     // Without the CSRF token the confirmation is refused.
     let forged = app
@@ -199,7 +206,10 @@ async fn a_post_logout_redirect_uri_that_was_not_registered_is_refused_without_r
             &app,
             &logout_url(
                 &app,
-                &[("id_token_hint", &t.id_token), ("post_logout_redirect_uri", uri)],
+                &[
+                    ("id_token_hint", &t.id_token),
+                    ("post_logout_redirect_uri", uri),
+                ],
             ),
         )
         .await;
@@ -207,7 +217,11 @@ async fn a_post_logout_redirect_uri_that_was_not_registered_is_refused_without_r
         assert!(r.headers().get("location").is_none(), "never redirected");
     }
     // A redirect with no client to check it against is refused too.
-    let r = get(&app, &logout_url(&app, &[("post_logout_redirect_uri", BYE)])).await;
+    let r = get(
+        &app,
+        &logout_url(&app, &[("post_logout_redirect_uri", BYE)]),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.headers().get("location").is_none());
     assert!(signed_in(&app).await, "a refused request signs nobody out");
@@ -222,11 +236,19 @@ async fn a_client_id_other_than_the_hints_or_a_forged_hint_is_refused() {
     let t = sign_in(&app, &client, "a1830000").await;
     let r = get(
         &app,
-        &logout_url(&app, &[("id_token_hint", &t.id_token), ("client_id", &other.id)]),
+        &logout_url(
+            &app,
+            &[("id_token_hint", &t.id_token), ("client_id", &other.id)],
+        ),
     )
     .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.expect("html").contains("client_id does not match"));
+    assert!(
+        r.text()
+            .await
+            .expect("html")
+            .contains("client_id does not match")
+    );
 
     let mut parts: Vec<String> = t.id_token.split('.').map(String::from).collect();
     let sig = parts[2].clone();
@@ -237,7 +259,13 @@ async fn a_client_id_other_than_the_hints_or_a_forged_hint_is_refused() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = get(
         &app,
-        &logout_url(&app, &[("client_id", "no-such-client"), ("post_logout_redirect_uri", BYE)]),
+        &logout_url(
+            &app,
+            &[
+                ("client_id", "no-such-client"),
+                ("post_logout_redirect_uri", BYE),
+            ],
+        ),
     )
     .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);

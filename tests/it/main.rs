@@ -2,10 +2,12 @@
 
 mod access;
 mod admin_cli;
+mod backchannel_logout;
 mod discovery;
 mod helpers;
 mod lifecycle;
 mod login;
+mod logout;
 mod oidc_code_flow;
 mod oidc_errors;
 mod passkeys;
@@ -15,5 +17,3 @@ mod schema;
 mod second_factor;
 mod smtp_sink;
 mod soft_authenticator;
-mod backchannel_logout;
-mod logout;

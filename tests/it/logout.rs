@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::backchannel_logout::{BYE, client_for, sign_in, userinfo_status};
+use crate::backchannel_logout::{BYE, client_for, exchange, sign_in, userinfo_status};
 use crate::helpers::*;
 
 fn logout_url(app: &TestApp, params: &[(&str, &str)]) -> String {
@@ -295,5 +295,28 @@ async fn sign_out_everywhere_ends_every_session_of_the_account() {
     assert_eq!(
         userinfo_status(&app, &here.access_token).await,
         StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn an_offline_access_grant_outlives_the_logout() {
+    let app = spawn_app().await;
+    app.create_account("a1830000", "student").await;
+    let client = client_for(&app, None).await;
+    let code = code_for(
+        &app,
+        &client,
+        "a1830000",
+        &[("scope", "openid offline_access")],
+    )
+    .await;
+    let t = exchange(&app, &client, &code).await;
+    let r = get(&app, &logout_url(&app, &[("id_token_hint", &t.id_token)])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!signed_in(&app).await);
+    assert_eq!(
+        userinfo_status(&app, &t.access_token).await,
+        StatusCode::OK,
+        "the person allowed this grant to outlive the session"
     );
 }

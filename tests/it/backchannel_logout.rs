@@ -90,7 +90,7 @@ impl TestRp {
 
     /// Waits (bounded) until at least `n` tokens arrived.
     pub async fn wait_for_tokens(&self, n: usize) -> Vec<String> {
-        for _ in 0..100 {
+        for _ in 0..200 {
             let tokens = self.tokens();
             if tokens.len() >= n {
                 return tokens;
@@ -102,7 +102,7 @@ impl TestRp {
 
     /// Waits (bounded) until at least `n` requests arrived, answered or not.
     pub async fn wait_for_hits(&self, n: usize) {
-        for _ in 0..100 {
+        for _ in 0..200 {
             if self.hits() >= n {
                 return;
             }
@@ -433,7 +433,7 @@ async fn a_relying_party_that_was_down_is_told_after_a_backoff() {
 }
 
 async fn wait_for_attempts(app: &TestApp, client_id: &str, n: i64) -> NotificationRow {
-    for _ in 0..100 {
+    for _ in 0..200 {
         if let Some(row) = outbox(app, client_id)
             .await
             .into_iter()

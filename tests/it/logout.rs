@@ -320,3 +320,28 @@ async fn an_offline_access_grant_outlives_the_logout() {
         "the person allowed this grant to outlive the session"
     );
 }
+
+#[tokio::test]
+async fn a_posted_request_without_the_browsers_cookies_asks_first() {
+    let app = spawn_app().await;
+    app.create_account("a1830000", "student").await;
+    let client = client_for(&app, None).await;
+    let t = sign_in(&app, &client, "a1830000").await;
+    // A cross-site form POST: SameSite=Lax keeps the session cookie back, so the request
+    // cannot show which session it is about; the person confirms on our page.
+    let r = app
+        .http
+        .post(app.url("/logout"))
+        .form(&[
+            ("id_token_hint", t.id_token.as_str()),
+            ("post_logout_redirect_uri", BYE),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("html");
+    assert!(page.contains("Sign out of the UEC account?"), "{page}");
+    assert_eq!(hidden_field(&page, "post_logout_redirect_uri"), BYE);
+    assert!(signed_in(&app).await);
+}

@@ -26,6 +26,7 @@ const SECTIONS: &[&str] = &[
     "throttle",
     "second_factor",
     "lifecycle",
+    "logout",
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -48,6 +49,30 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     pub second_factor: SecondFactorSettings,
     pub lifecycle: LifecycleSettings,
+    pub logout: LogoutSettings,
+}
+
+/// Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogoutSettings {
+    /// Milliseconds between looks at the outbox for due retries (a logout on this server
+    /// wakes the worker at once; the poll finds retries and rows written by other servers).
+    pub poll_interval_ms: u64,
+    /// Seconds a relying party has to answer a logout token.
+    pub request_timeout_secs: u64,
+    /// Tries before a notification is given up (and audited).
+    pub max_attempts: i64,
+}
+
+impl Default for LogoutSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 5000,
+            request_timeout_secs: 5,
+            max_attempts: 12,
+        }
+    }
 }
 
 /// When accounts end (DOMAIN.md "Validity"); periods in calendar months after the end date.
@@ -184,6 +209,7 @@ impl Default for Settings {
             throttle: ThrottleSettings::default(),
             second_factor: SecondFactorSettings::default(),
             lifecycle: LifecycleSettings::default(),
+            logout: LogoutSettings::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::hashing::PasswordHasher;
 use crate::mail::Mailer;
 use crate::oidc::keys::KeySet;
 use crate::server_secret::ServerSecret;
+use crate::services::backchannel_logout::{self, Wakeup};
 use crate::services::lifecycle::{LifecyclePolicy, run_pass};
 use crate::store::{self, Db};
 use crate::{oidc, web as routes};
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The discovery document, serialised once.
     pub discovery_json: String,
     keys: RwLock<Arc<KeySet>>,
+    /// Wakes the back-channel logout worker after notifications were queued.
+    pub backchannel: Arc<Wakeup>,
 }
 
 impl AppState {
@@ -101,6 +104,8 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// Stopped with the server, so a stopped server sends nothing more.
+    backchannel_worker: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -160,6 +165,7 @@ impl Application {
             passkeys: Arc::new(passkeys),
             discovery_json,
             keys: RwLock::new(Arc::new(keys)),
+            backchannel: Arc::new(Wakeup::default()),
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -176,10 +182,15 @@ impl Application {
         if state.settings.lifecycle.interval_secs > 0 {
             tokio::spawn(lifecycle_passes(state.clone()));
         }
+        let backchannel_worker = tokio::spawn(backchannel_logout::run(
+            state.clone().into_inner(),
+            state.backchannel.clone(),
+        ));
         Ok(Application {
             port,
             server,
             state,
+            backchannel_worker,
         })
     }
 
@@ -191,8 +202,15 @@ impl Application {
         self.state.clone()
     }
 
+    /// Stops the server from outside (graceful), e.g. to restart it in a test.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.backchannel_worker.abort();
+        result
     }
 }
 

@@ -20,6 +20,7 @@ pub mod paths {
     /// RFC 7591 registration; RFC 7592 client configuration below it.
     pub const REGISTER: &str = "/register";
     pub const PAR: &str = "/par";
+    pub const END_SESSION: &str = "/logout";
 }
 
 /// `base`: the issuer without a trailing slash.
@@ -59,5 +60,9 @@ pub fn document(issuer: &str, base: &str) -> serde_json::Value {
         "registration_endpoint": format!("{base}{}", paths::REGISTER),
         "pushed_authorization_request_endpoint": format!("{base}{}", paths::PAR),
         "require_pushed_authorization_requests": false,
+        "end_session_endpoint": format!("{base}{}", paths::END_SESSION),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": false,
     })
 }

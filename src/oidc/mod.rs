@@ -8,5 +8,6 @@ pub mod dpop;
 pub mod dpop_key;
 pub mod error;
 pub mod keys;
+pub mod logout;
 pub mod pkce;
 pub mod registration;

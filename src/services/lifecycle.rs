@@ -11,6 +11,7 @@ use crate::domain::account::Account;
 use crate::domain::lifecycle::{self, GraceMonths};
 use crate::mail::{Mailer, messages};
 use crate::services::ServiceError;
+use crate::services::backchannel_logout::enqueue_touched;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::{Db, lifecycle as store, write_tx};
 
@@ -89,8 +90,11 @@ async fn delete(db: &Db, account: &Account, now: i64) -> Result<bool, ServiceErr
     let id = account.id.to_string();
     db.run(move |conn| {
         write_tx(conn, |conn| {
+            // Read before the deletion ends the sessions and grants it is about.
+            let touched = crate::store::grants::touched_by_account(conn, &id, now)?;
             let deleted = store::delete_account(conn, &id, now)?;
             if deleted {
+                enqueue_touched(conn, &touched, "account_deleted", now)?;
                 audit::record(
                     conn,
                     AuditEvent {

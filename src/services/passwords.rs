@@ -6,7 +6,7 @@
 use crate::domain::account::Account;
 use crate::domain::password::{self, PasswordCredential, PasswordKind, Weakness};
 use crate::domain::throttle;
-use crate::services::ServiceError;
+use crate::services::{ServiceError, backchannel_logout};
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::{
@@ -53,7 +53,7 @@ pub async fn replace_password(
     let hash = state.hasher.hash(password).await?;
     let now = state.clock.now();
     let id = account.id.to_string();
-    state
+    let ended = state
         .db
         .write(move |conn| {
             let credential = PasswordCredential {
@@ -70,7 +70,9 @@ pub async fn replace_password(
                 now,
             )?)
         })
-        .await
+        .await?;
+    state.backchannel.wake();
+    Ok(ended)
 }
 
 /// The strength rule on a blocking thread: zxcvbn takes milliseconds on a long password,
@@ -206,6 +208,8 @@ pub fn store_password(
     now: i64,
 ) -> StoreResult<Ended> {
     accounts::set_password(conn, account_id, credential, now)?;
+    // Before the sessions and grants go: the relying parties they reach must be told.
+    backchannel_logout::enqueue_for_account(conn, account_id, reason.audit_kind(), now)?;
     let ended = Ended {
         sessions: sessions::delete_for_account(conn, account_id, keep_session)?,
         grants: grants::revoke_all_for_account(conn, account_id, now)?,

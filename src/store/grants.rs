@@ -281,3 +281,86 @@ pub fn revoke_for_account_and_client(
     }
     Ok(live.len())
 }
+
+/// Revokes the grants a browser session made, except those with `offline_access` (the
+/// person allowed those to outlive the session); how many.
+pub fn revoke_session_grants(conn: &mut DbConnection, sid: &str, now: i64) -> StoreResult<usize> {
+    let live: Vec<(String, String)> = grants::table
+        .filter(grants::sid.eq(sid))
+        .filter(grants::revoked_at.is_null())
+        .select((grants::id, grants::scope))
+        .load(conn)?;
+    let mut ended = 0;
+    for (id, scope) in &live {
+        if !scope.split(' ').any(|s| s == "offline_access") {
+            revoke_grant(conn, id, now)?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// A relying party a session touched, to be told by back-channel logout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Touched {
+    pub client_id: String,
+    pub sub: String,
+    pub sid: Option<String>,
+}
+
+/// The clients with a back-channel logout URI that the session `sid` signed in to.
+pub fn touched_by_session(conn: &mut DbConnection, sid: &str) -> StoreResult<Vec<Touched>> {
+    let rows: Vec<(String, String)> = grants::table
+        .inner_join(clients::table)
+        .inner_join(accounts::table)
+        .filter(grants::sid.eq(sid))
+        .filter(clients::backchannel_logout_uri.is_not_null())
+        .select((grants::client_id, accounts::sub))
+        .distinct()
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(client_id, sub)| Touched {
+            client_id,
+            sub,
+            sid: Some(sid.to_string()),
+        })
+        .collect())
+}
+
+/// The (client, session) pairs with a back-channel logout URI that an account's live
+/// grants or live sessions reach: what must be told when all of the account's sessions
+/// and tokens end. Call before the sessions are deleted and the grants revoked.
+pub fn touched_by_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+    now: i64,
+) -> StoreResult<Vec<Touched>> {
+    use super::schema::browser_sessions;
+    let live_sids: Vec<String> = browser_sessions::table
+        .filter(browser_sessions::account_id.eq(account_id))
+        .filter(browser_sessions::expires_at.gt(now))
+        .select(browser_sessions::sid)
+        .load(conn)?;
+    let rows: Vec<(String, String, Option<String>)> = grants::table
+        .inner_join(clients::table)
+        .inner_join(accounts::table)
+        .filter(grants::account_id.eq(account_id))
+        .filter(clients::backchannel_logout_uri.is_not_null())
+        .filter(
+            grants::revoked_at
+                .is_null()
+                .or(grants::sid.eq_any(live_sids)),
+        )
+        .select((grants::client_id, accounts::sub, grants::sid))
+        .distinct()
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(client_id, sub, sid)| Touched {
+            client_id,
+            sub,
+            sid,
+        })
+        .collect())
+}

@@ -14,6 +14,7 @@ pub mod grants;
 pub mod initial_tokens;
 pub mod lifecycle;
 pub mod login_flows;
+pub mod logout_notifications;
 pub mod pushed_requests;
 pub mod refresh_tokens;
 pub mod reissue;

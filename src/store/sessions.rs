@@ -124,3 +124,11 @@ pub fn upgrade_session(
         .execute(conn)?;
     Ok(())
 }
+
+/// The public ids (`sid`) of every session of the account.
+pub fn sids_of_account(conn: &mut DbConnection, account_id: &str) -> StoreResult<Vec<String>> {
+    Ok(browser_sessions::table
+        .filter(browser_sessions::account_id.eq(account_id))
+        .select(browser_sessions::sid)
+        .load(conn)?)
+}

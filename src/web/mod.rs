@@ -11,6 +11,7 @@ pub mod errors;
 pub mod extractors;
 pub mod health;
 pub mod login;
+pub mod logout;
 pub mod middleware;
 pub mod oidc;
 pub mod par;

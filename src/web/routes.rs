@@ -6,11 +6,9 @@ use actix_web::web;
 
 use crate::oidc::discovery::paths;
 use crate::web::{
-    access, account, health, login, middleware, oidc, passkeys, password, reissue, second_factor,
-    token_status, userinfo,
+    access, account, consent, developer, health, login, logout, middleware, oidc, par, passkeys,
+    password, registration, reissue, second_factor, token_status, userinfo,
 };
-use crate::web::{consent, par};
-use crate::web::{developer, registration};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -142,6 +140,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/register/{client_id}",
                 web::delete().to(registration::delete_client_configuration),
+            )
+            // anonymous, or session when one exists; the confirmation form needs the CSRF cookie
+            .route(paths::END_SESSION, web::get().to(logout::get_logout))
+            .route(paths::END_SESSION, web::post().to(logout::post_logout))
+            // session
+            .route(
+                logout::SIGN_OUT_EVERYWHERE,
+                web::post().to(logout::post_sign_out_everywhere),
             )
             // client-auth
             .route(paths::PAR, web::post().to(par::post_par))

@@ -12,7 +12,7 @@ use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use tempfile::TempDir;
-use uec_idp::clock::OffsetClock;
+use uec_idp::clock::{Clock, OffsetClock};
 use uec_idp::config::Settings;
 use uec_idp::services::accounts::{self, IssuePolicy, NewAccount};
 use uec_idp::services::clients::{self, NewClient};
@@ -109,6 +109,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub _dir: TempDir,
     _db: TestDb,
+    /// The running server, to stop it (see `restart`).
+    server: actix_web::dev::ServerHandle,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 pub struct TestClient {
@@ -149,9 +152,12 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
         .await
         .expect("app builds");
     let state = app.state();
-    tokio::spawn(app.run_until_stopped());
+    let server = app.handle();
+    let running = tokio::spawn(app.run_until_stopped());
     let jar = Arc::new(reqwest::cookie::Jar::default());
     TestApp {
+        server,
+        running,
         base,
         state,
         clock,
@@ -180,6 +186,40 @@ fn browser_with(jar: &Arc<reqwest::cookie::Jar>, ip: Option<&str>) -> reqwest::C
 }
 
 impl TestApp {
+    /// Stops this provider (its background work too) and starts a new one on the same
+    /// database, keys, port and issuer, its clock where the old one was: a restart. The
+    /// browser keeps its cookies.
+    pub async fn restart(self) -> TestApp {
+        self.server.stop(false).await;
+        let _ = self.running.await;
+        let settings = self.state.settings.clone();
+        let mut listener = None;
+        for _ in 0..50 {
+            match TcpListener::bind(&settings.listen) {
+                Ok(l) => {
+                    listener = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+        let clock = OffsetClock::new();
+        clock.advance(self.clock.now() - clock.now());
+        let app = Application::build(settings, listener, clock.clone())
+            .await
+            .expect("app rebuilds");
+        let state = app.state();
+        let server = app.handle();
+        let running = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            state,
+            clock,
+            server,
+            running,
+            ..self
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -2,6 +2,7 @@
 
 mod access;
 mod admin_cli;
+mod backchannel_logout;
 mod consent;
 mod developer_portal;
 mod discovery;
@@ -10,6 +11,7 @@ mod dynamic_registration;
 mod helpers;
 mod lifecycle;
 mod login;
+mod logout;
 mod oidc_code_flow;
 mod oidc_errors;
 mod par;

@@ -91,6 +91,9 @@ pub fn account_page(v: &AccountView<'_>) -> Markup {
                 h3 { "Passkeys / パスキー" }
                 p { (m.passkeys) " registered. / 登録数 " (m.passkeys) " " a href="/account/passkeys" { "Manage / 管理" } }
             }
+            h2 { "Sign-ins / ログイン" }
+            p { "Ends every sign-in of this account, here and on other devices, and signs you out of the applications they used. / すべての端末とアプリケーションからサインアウトします。" }
+            (post_button("/account/sign-out-everywhere", v.csrf, "Sign out everywhere / すべてサインアウト"))
         },
     )
 }

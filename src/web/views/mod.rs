@@ -7,6 +7,7 @@ pub mod developer;
 pub mod error;
 pub mod layout;
 pub mod login;
+pub mod logout;
 pub mod passkeys;
 pub mod password;
 pub mod reissue;

@@ -50,31 +50,18 @@ mod tests {
     use super::*;
     use crate::domain::account::{AccountId, AccountStatus};
     use crate::domain::client::ClientAuthMethod;
-    use crate::oidc::keys::SigningAlg;
 
     const T0: i64 = 1_800_000_000;
     const DAY: i64 = 86_400;
 
     fn client(allowed: Vec<Affiliation>, requires_compliance: bool) -> RelyingParty {
         RelyingParty {
-            id: "c".into(),
             name: "Travel".into(),
-            secret_hash: None,
             auth_method: ClientAuthMethod::None,
             redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            backchannel_logout_uri: None,
-            require_consent: false,
-            require_mfa: false,
             allowed_affiliations: allowed,
             requires_compliance,
-            id_token_alg: SigningAlg::RS256,
-            disabled: false,
-            registered_by: crate::domain::client::Registrar::Operator,
-            owner_account_id: None,
-            registration_token_hash: None,
-            require_par: false,
-            dpop_bound: false,
+            ..RelyingParty::for_tests("c", "")
         }
     }
 

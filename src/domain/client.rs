@@ -224,6 +224,34 @@ pub fn is_loopback_host(url: &Url) -> bool {
 }
 
 #[cfg(test)]
+impl RelyingParty {
+    /// A confidential campus system with one redirect URI and nothing else set, for unit
+    /// tests to adjust with struct-update syntax.
+    pub fn for_tests(id: &str, redirect_uri: &str) -> RelyingParty {
+        RelyingParty {
+            id: id.into(),
+            name: "RP".into(),
+            secret_hash: None,
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+            redirect_uris: vec![redirect_uri.into()],
+            post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
+            require_consent: false,
+            require_mfa: false,
+            allowed_affiliations: vec![],
+            requires_compliance: false,
+            id_token_alg: SigningAlg::RS256,
+            disabled: false,
+            registered_by: Registrar::Operator,
+            owner_account_id: None,
+            registration_token_hash: None,
+            require_par: false,
+            dpop_bound: false,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -310,24 +338,8 @@ mod tests {
     #[test]
     fn redirect_uri_matching_is_exact() {
         let rp = RelyingParty {
-            id: "c".into(),
-            name: "n".into(),
-            secret_hash: None,
             auth_method: ClientAuthMethod::None,
-            redirect_uris: vec!["https://rp.uec.ac.jp/cb".into()],
-            post_logout_redirect_uris: vec![],
-            backchannel_logout_uri: None,
-            require_consent: false,
-            require_mfa: false,
-            allowed_affiliations: vec![],
-            requires_compliance: false,
-            id_token_alg: SigningAlg::RS256,
-            disabled: false,
-            registered_by: Registrar::Operator,
-            owner_account_id: None,
-            registration_token_hash: None,
-            require_par: false,
-            dpop_bound: false,
+            ..RelyingParty::for_tests("c", "https://rp.uec.ac.jp/cb")
         };
         assert!(rp.has_redirect_uri("https://rp.uec.ac.jp/cb"));
         for near in [

@@ -269,32 +269,15 @@ fn parse_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
 mod tests {
     use super::*;
     use crate::domain::client::ClientAuthMethod;
-    use crate::oidc::keys::SigningAlg;
 
     fn client(public: bool) -> RelyingParty {
         RelyingParty {
-            id: "rp".into(),
-            name: "RP".into(),
-            secret_hash: None,
             auth_method: if public {
                 ClientAuthMethod::None
             } else {
                 ClientAuthMethod::ClientSecretBasic
             },
-            redirect_uris: vec!["https://rp.example/cb".into()],
-            post_logout_redirect_uris: vec![],
-            backchannel_logout_uri: None,
-            require_consent: false,
-            require_mfa: false,
-            allowed_affiliations: vec![],
-            requires_compliance: false,
-            id_token_alg: SigningAlg::RS256,
-            disabled: false,
-            registered_by: crate::domain::client::Registrar::Operator,
-            owner_account_id: None,
-            registration_token_hash: None,
-            require_par: false,
-            dpop_bound: false,
+            ..RelyingParty::for_tests("rp", "https://rp.example/cb")
         }
     }
 

@@ -257,29 +257,11 @@ pub async fn sign_out_everywhere(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::client::{ClientAuthMethod, Registrar};
-    use crate::oidc::keys::SigningAlg;
 
     fn client() -> RelyingParty {
         RelyingParty {
-            id: "c1".into(),
-            name: "RP".into(),
-            secret_hash: None,
-            auth_method: ClientAuthMethod::ClientSecretBasic,
-            redirect_uris: vec!["https://rp.example/cb".into()],
             post_logout_redirect_uris: vec!["https://rp.example/bye".into()],
-            backchannel_logout_uri: None,
-            require_consent: false,
-            require_mfa: false,
-            allowed_affiliations: vec![],
-            requires_compliance: false,
-            id_token_alg: SigningAlg::RS256,
-            disabled: false,
-            registered_by: Registrar::Operator,
-            owner_account_id: None,
-            registration_token_hash: None,
-            require_par: false,
-            dpop_bound: false,
+            ..RelyingParty::for_tests("c1", "https://rp.example/cb")
         }
     }
 

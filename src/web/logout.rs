@@ -91,24 +91,20 @@ async fn respond(
     let outcome = logout::request_logout(state, params, session, via, Some(ip.to_string())).await?;
     match outcome {
         LogoutOutcome::Invalid(message) => Err(PageError::bad_request(message)),
-        LogoutOutcome::Confirm(checked) => {
-            let (csrf, new_cookie) = cookies::csrf_token(req, secure);
-            let page = confirm_logout_page(&ConfirmView {
-                csrf: &csrf,
-                client_name: checked.client_name.as_deref(),
-                client_id: checked.client_id.as_deref(),
-                post_logout_redirect_uri: checked.post_logout_redirect_uri.as_deref(),
-                state: checked.state.as_deref(),
-            });
-            let mut response = HttpResponse::Ok();
-            response.insert_header((header::CACHE_CONTROL, "no-store"));
-            if let Some(c) = new_cookie {
-                response.cookie(c);
-            }
-            Ok(response
-                .content_type("text/html; charset=utf-8")
-                .body(page.into_string()))
-        }
+        LogoutOutcome::Confirm(checked) => Ok(cookies::page_with_csrf(
+            StatusCode::OK,
+            req,
+            secure,
+            |csrf| {
+                confirm_logout_page(&ConfirmView {
+                    csrf,
+                    client_name: checked.client_name.as_deref(),
+                    client_id: checked.client_id.as_deref(),
+                    post_logout_redirect_uri: checked.post_logout_redirect_uri.as_deref(),
+                    state: checked.state.as_deref(),
+                })
+            },
+        )),
         LogoutOutcome::SignedOut { redirect: to } => {
             let mut response = match to {
                 Some(location) => redirect(redirect_status, &location),

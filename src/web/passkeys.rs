@@ -85,15 +85,13 @@ pub async fn get_passkeys(
 ) -> Result<HttpResponse, PageError> {
     let (_, account) = granted!(req, state, client);
     let rows = passkeys::list(&state, account.id.to_string()).await?;
-    let (csrf, new_cookie) = cookies::csrf_token(&req, state.cfg.secure_cookies);
-    let mut response = HttpResponse::Ok();
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(c) = new_cookie {
-        response.cookie(c);
-    }
-    Ok(response
-        .content_type("text/html; charset=utf-8")
-        .body(passkeys_page(account.id.as_str(), &rows, &csrf).into_string()))
+    let secure = state.cfg.secure_cookies;
+    Ok(cookies::page_with_csrf(
+        StatusCode::OK,
+        &req,
+        secure,
+        |csrf| passkeys_page(account.id.as_str(), &rows, csrf),
+    ))
 }
 
 pub async fn post_register_begin(

@@ -207,27 +207,21 @@ async fn render_owned(
     else {
         return Err(PageError::bad_request(FLOW_EXPIRED));
     };
-    let (csrf, new_cookie) = cookies::csrf_token(req, state.cfg.secure_cookies);
     let destination =
         second_factor::code_destination(&account, &methods).map(|a| second_factor::mask(&a));
-    let page = second_factor_page(&SecondFactorView {
-        flow_id: &flow_id,
-        csrf: &csrf,
-        account_id: account.id.as_str(),
-        totp: methods.totp,
-        email_destination: destination.as_deref(),
-        backup_codes: methods.backup_codes_left > 0,
-        passkeys: methods.passkeys > 0,
-        notice: notice
-            .as_ref()
-            .map(|(is_error, text)| (*is_error, text.as_str())),
-    });
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(c) = new_cookie {
-        response.cookie(c);
-    }
-    Ok(response
-        .content_type("text/html; charset=utf-8")
-        .body(page.into_string()))
+    let secure = state.cfg.secure_cookies;
+    Ok(cookies::page_with_csrf(status, req, secure, |csrf| {
+        second_factor_page(&SecondFactorView {
+            flow_id: &flow_id,
+            csrf,
+            account_id: account.id.as_str(),
+            totp: methods.totp,
+            email_destination: destination.as_deref(),
+            backup_codes: methods.backup_codes_left > 0,
+            passkeys: methods.passkeys > 0,
+            notice: notice
+                .as_ref()
+                .map(|(is_error, text)| (*is_error, text.as_str())),
+        })
+    }))
 }

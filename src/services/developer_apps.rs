@@ -124,6 +124,33 @@ pub async fn register_app(
         .await
 }
 
+/// Runs `change` in one write transaction on the app `client_id`, if `account` owns it;
+/// `change` gets the app, the owner and the time.
+async fn change_owned<T, F>(
+    state: &AppState,
+    account: &Account,
+    client_id: String,
+    change: F,
+) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::store::DbConnection, RelyingParty, &str, i64) -> Result<T, AppError>
+        + Send
+        + 'static,
+{
+    let owner = allowed(account)?;
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let client = owned(conn, &owner, &client_id)?;
+                change(conn, client, &owner, now)
+            })
+        })
+        .await
+}
+
 /// Rewrites the name and URIs of an app; its type and secret stay.
 pub async fn update_app(
     state: &AppState,
@@ -131,29 +158,27 @@ pub async fn update_app(
     client_id: String,
     form: AppForm,
 ) -> Result<RelyingParty, AppError> {
-    let owner = allowed(account)?;
-    let now = state.clock.now();
-    state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                let current = owned(conn, &owner, &client_id)?;
-                let new = NewClient {
-                    public: current.is_public(),
-                    auth_method: Some(current.auth_method.as_str().into()),
-                    id_token_alg: Some(current.id_token_alg.as_str().into()),
-                    require_par: current.require_par,
-                    dpop_bound: current.dpop_bound,
-                    ..form.into_new_client()
-                };
-                let valid = validate(&new)?;
-                let updated = with_metadata(&current, valid, &new);
-                clients::update_client_metadata(conn, &updated, now)?;
-                audit_client(conn, now, "client_updated", &updated, Some(&owner))?;
-                Ok(updated)
-            })
-        })
-        .await
+    change_owned(
+        state,
+        account,
+        client_id,
+        move |conn, current, owner, now| {
+            let new = NewClient {
+                public: current.is_public(),
+                auth_method: Some(current.auth_method.as_str().into()),
+                id_token_alg: Some(current.id_token_alg.as_str().into()),
+                require_par: current.require_par,
+                dpop_bound: current.dpop_bound,
+                ..form.into_new_client()
+            };
+            let valid = validate(&new)?;
+            let updated = with_metadata(&current, valid, &new);
+            clients::update_client_metadata(conn, &updated, now)?;
+            audit_client(conn, now, "client_updated", &updated, Some(owner))?;
+            Ok(updated)
+        },
+    )
+    .await
 }
 
 /// A new secret for a confidential app, shown once; the old one stops working at once.
@@ -162,23 +187,16 @@ pub async fn rotate_secret(
     account: &Account,
     client_id: String,
 ) -> Result<(RelyingParty, String), AppError> {
-    let owner = allowed(account)?;
-    let now = state.clock.now();
-    state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                let client = owned(conn, &owner, &client_id)?;
-                if client.is_public() {
-                    return Err(AppError::NotFound);
-                }
-                let secret = secrets::new_token();
-                clients::update_secret_hash(conn, &client.id, &secrets::hash_token(&secret), now)?;
-                audit_client(conn, now, "client_secret_rotated", &client, Some(&owner))?;
-                Ok((client, secret))
-            })
-        })
-        .await
+    change_owned(state, account, client_id, |conn, client, owner, now| {
+        if client.is_public() {
+            return Err(AppError::NotFound);
+        }
+        let secret = secrets::new_token();
+        clients::update_secret_hash(conn, &client.id, &secrets::hash_token(&secret), now)?;
+        audit_client(conn, now, "client_secret_rotated", &client, Some(owner))?;
+        Ok((client, secret))
+    })
+    .await
 }
 
 /// Deletes an app with everything issued to it (see `store::clients::delete_client`).
@@ -187,17 +205,10 @@ pub async fn delete_app(
     account: &Account,
     client_id: String,
 ) -> Result<RelyingParty, AppError> {
-    let owner = allowed(account)?;
-    let now = state.clock.now();
-    state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                let client = owned(conn, &owner, &client_id)?;
-                clients::delete_client(conn, &client.id)?;
-                audit_client(conn, now, "client_deleted", &client, Some(&owner))?;
-                Ok(client)
-            })
-        })
-        .await
+    change_owned(state, account, client_id, |conn, client, owner, now| {
+        clients::delete_client(conn, &client.id)?;
+        audit_client(conn, now, "client_deleted", &client, Some(owner))?;
+        Ok(client)
+    })
+    .await
 }

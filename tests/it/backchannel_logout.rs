@@ -135,27 +135,12 @@ pub struct Tokens {
 
 /// Exchanges a code for tokens and reads the ID token's claims (verified by other tests).
 pub async fn exchange(app: &TestApp, client: &TestClient, code: &str) -> Tokens {
-    let r = token_request(
-        app,
-        client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: serde_json::Value = r.json().await.expect("token json");
-    let id_token = body["id_token"].as_str().expect("id_token").to_string();
-    let claims = payload(&id_token);
+    let body = exchange_code(app, client, code).await;
+    let id_token = field(&body, "id_token");
     Tokens {
-        access_token: body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string(),
+        access_token: field(&body, "access_token"),
+        claims: payload(&id_token),
         id_token,
-        claims,
     }
 }
 
@@ -180,30 +165,13 @@ pub async fn sign_in_silently(app: &TestApp, client: &TestClient) -> Tokens {
     exchange(app, client, &code).await
 }
 
-pub async fn userinfo_status(app: &TestApp, access_token: &str) -> StatusCode {
-    app.http
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .expect("userinfo")
-        .status()
-}
-
 /// Verifies a logout token as a relying party must (Back-Channel Logout 1.0 §2.6) and
 /// returns its claims.
 pub async fn verify_logout_token(app: &TestApp, token: &str, client_id: &str) -> serde_json::Value {
     let header = jsonwebtoken::decode_header(token).expect("header");
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
-    let jwks: jsonwebtoken::jwk::JwkSet = app
-        .http
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("jwks json");
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(jwks(app).await).expect("a JWK set");
     let kid = header.kid.expect("kid");
     let jwk = jwks.find(&kid).expect("signing key published");
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("key");
@@ -222,6 +190,25 @@ pub async fn verify_logout_token(app: &TestApp, token: &str, client_id: &str) ->
     assert!(claims["events"][EVENT].is_object(), "events: {claims}");
     assert!(claims.get("nonce").is_none(), "a logout token has no nonce");
     claims
+}
+
+/// The browser follows the end-session URL with `params`.
+async fn logout(app: &TestApp, params: &[(&str, &str)]) -> reqwest::Response {
+    app.browser
+        .get(logout_url(app, params))
+        .send()
+        .await
+        .expect("logout")
+}
+
+/// A relying party listening for logout tokens, its client, and the tokens of a1830000
+/// signed in to it.
+async fn signed_in_to_rp(app: &TestApp) -> (TestRp, TestClient, Tokens) {
+    let rp = TestRp::start().await;
+    app.create_account("a1830000", "student").await;
+    let client = client_for(app, Some(&rp)).await;
+    let tokens = sign_in(app, &client, "a1830000").await;
+    (rp, client, tokens)
 }
 
 async fn outbox(app: &TestApp, client_id: &str) -> Vec<NotificationRow> {
@@ -247,10 +234,7 @@ async fn logout_tells_every_relying_party_the_session_signed_in_to() {
     let sid = t1.claims["sid"].as_str().expect("ID token carries sid");
     assert_eq!(t2.claims["sid"].as_str(), Some(sid), "one session, one sid");
 
-    let mut url = url::Url::parse(&app.url("/logout")).expect("url");
-    url.query_pairs_mut()
-        .append_pair("id_token_hint", &t1.id_token);
-    let r = app.browser.get(url.as_str()).send().await.expect("logout");
+    let r = logout(&app, &[("id_token_hint", &t1.id_token)]).await;
     assert_eq!(r.status(), StatusCode::OK, "signed out page");
 
     let tokens = rp.wait_for_tokens(2).await;
@@ -279,10 +263,7 @@ async fn logout_tells_every_relying_party_the_session_signed_in_to() {
 #[tokio::test]
 async fn a_password_change_tells_the_relying_parties_and_ends_every_token() {
     let app = spawn_app().await;
-    let rp = TestRp::start().await;
-    app.create_account("a1830000", "student").await;
-    let client = client_for(&app, Some(&rp)).await;
-    let here = sign_in(&app, &client, "a1830000").await;
+    let (rp, client, here) = signed_in_to_rp(&app).await;
     // A second browser of the same person, signed in to the same client.
     let other = app.stranger_at(CAMPUS_IP);
     let back = other
@@ -386,18 +367,18 @@ async fn deleting_an_account_tells_the_relying_parties() {
 #[tokio::test]
 async fn a_relying_party_that_was_down_is_told_after_a_backoff() {
     let app = spawn_fast_app().await;
-    let rp = TestRp::start().await;
-    app.create_account("a1830000", "student").await;
-    let client = client_for(&app, Some(&rp)).await;
-    let t = sign_in(&app, &client, "a1830000").await;
+    let (rp, client, t) = signed_in_to_rp(&app).await;
     rp.set_down(true);
 
-    let mut url = url::Url::parse(&app.url("/logout")).expect("url");
-    url.query_pairs_mut()
-        .append_pair("id_token_hint", &t.id_token)
-        .append_pair("post_logout_redirect_uri", BYE)
-        .append_pair("state", "st-9");
-    let r = app.browser.get(url.as_str()).send().await.expect("logout");
+    let r = logout(
+        &app,
+        &[
+            ("id_token_hint", &t.id_token),
+            ("post_logout_redirect_uri", BYE),
+            ("state", "st-9"),
+        ],
+    )
+    .await;
     assert_eq!(
         r.status(),
         StatusCode::FOUND,
@@ -449,15 +430,9 @@ async fn wait_for_attempts(app: &TestApp, client_id: &str, n: i64) -> Notificati
 #[tokio::test]
 async fn a_notification_queued_before_a_restart_is_delivered_after_it() {
     let app = spawn_fast_app().await;
-    let rp = TestRp::start().await;
-    app.create_account("a1830000", "student").await;
-    let client = client_for(&app, Some(&rp)).await;
-    let t = sign_in(&app, &client, "a1830000").await;
+    let (rp, client, t) = signed_in_to_rp(&app).await;
     rp.set_down(true);
-    let mut url = url::Url::parse(&app.url("/logout")).expect("url");
-    url.query_pairs_mut()
-        .append_pair("id_token_hint", &t.id_token);
-    let r = app.browser.get(url.as_str()).send().await.expect("logout");
+    let r = logout(&app, &[("id_token_hint", &t.id_token)]).await;
     assert_eq!(r.status(), StatusCode::OK);
     wait_for_attempts(&app, &client.id, 1).await;
 

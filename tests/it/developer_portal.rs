@@ -34,9 +34,25 @@ async fn register(who: &Located<'_>, fields: &[(&str, &str)]) -> reqwest::Respon
     who.post_form("/developer/apps", &form, fields).await
 }
 
+/// Registers an app with `fields`, which must succeed; returns the page that shows it.
+async fn registered_page(who: &Located<'_>, fields: &[(&str, &str)]) -> String {
+    let r = register(who, fields).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.text().await.expect("html")
+}
+
+/// GETs `path` in this person's browser.
+async fn get(who: &Located<'_>, path: &str) -> reqwest::Response {
+    who.browser
+        .get(who.app.url(path))
+        .send()
+        .await
+        .expect("get")
+}
+
 /// Registers a confidential app; returns (client_id, client_secret).
 async fn register_app(who: &Located<'_>, name: &str) -> (String, String) {
-    let r = register(
+    let html = registered_page(
         who,
         &[
             ("name", name),
@@ -50,36 +66,9 @@ async fn register_app(who: &Located<'_>, name: &str) -> (String, String) {
         ],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.expect("html");
     (
         code_text(&html, "client-id").expect("client_id shown"),
         code_text(&html, "client-secret").expect("secret shown"),
-    )
-}
-
-/// Client authentication at the token endpoint: with the right secret a bogus code gets
-/// `invalid_grant` (400), with a wrong one or for a missing client `invalid_client` (401).
-async fn token_status(app: &TestApp, id: &str, secret: &str) -> (StatusCode, String) {
-    let client = TestClient {
-        id: id.into(),
-        secret: Some(secret.into()),
-    };
-    let r = token_request(
-        app,
-        &client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", "not-a-code"),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
-    let status = r.status();
-    let body: serde_json::Value = r.json().await.expect("json");
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_string(),
     )
 }
 
@@ -113,11 +102,11 @@ async fn faculty_registers_an_app_sees_the_secret_once_rotates_edits_and_deletes
 
     let (id, secret) = register_app(&me, "Lab scheduler").await;
     assert_eq!(
-        token_status(&app, &id, &secret).await,
+        bogus_code_error(&app, &id, &secret).await,
         (StatusCode::BAD_REQUEST, "invalid_grant".into())
     );
     assert_eq!(
-        token_status(&app, &id, "wrong").await,
+        bogus_code_error(&app, &id, "wrong").await,
         (StatusCode::UNAUTHORIZED, "invalid_client".into())
     );
     let stored = all_clients(&app).await;
@@ -152,9 +141,12 @@ async fn faculty_registers_an_app_sees_the_secret_once_rotates_edits_and_deletes
     let new_secret =
         code_text(&r.text().await.expect("html"), "client-secret").expect("new secret");
     assert_ne!(new_secret, secret);
-    assert_eq!(token_status(&app, &id, &secret).await.1, "invalid_client");
     assert_eq!(
-        token_status(&app, &id, &new_secret).await.1,
+        bogus_code_error(&app, &id, &secret).await.1,
+        "invalid_client"
+    );
+    assert_eq!(
+        bogus_code_error(&app, &id, &new_secret).await.1,
         "invalid_grant"
     );
 
@@ -176,7 +168,7 @@ async fn faculty_registers_an_app_sees_the_secret_once_rotates_edits_and_deletes
     assert!(detail.contains("Lab booking") && detail.contains("https://booking.example.org/cb"));
     assert!(!detail.contains("https://app.example.org/cb"));
     assert_eq!(
-        token_status(&app, &id, &new_secret).await.1,
+        bogus_code_error(&app, &id, &new_secret).await.1,
         "invalid_grant"
     );
 
@@ -185,22 +177,17 @@ async fn faculty_registers_an_app_sees_the_secret_once_rotates_edits_and_deletes
     let r = me.post_form(&path, &detail, &[]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        token_status(&app, &id, &new_secret).await.1,
+        bogus_code_error(&app, &id, &new_secret).await.1,
         "invalid_grant"
     );
     let r = me.post_form(&path, &detail, &[("confirm", "yes")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/developer");
     assert_eq!(
-        token_status(&app, &id, &new_secret).await.1,
+        bogus_code_error(&app, &id, &new_secret).await.1,
         "invalid_client"
     );
-    let r = me
-        .browser
-        .get(app.url(&format!("/developer/apps/{id}")))
-        .send()
-        .await
-        .expect("get");
+    let r = get(&me, &format!("/developer/apps/{id}")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(all_clients(&app).await.iter().all(|c| c.id != id));
 
@@ -219,7 +206,7 @@ async fn faculty_registers_an_app_sees_the_secret_once_rotates_edits_and_deletes
 async fn a_public_app_gets_no_secret() {
     let app = spawn_app().await;
     let me = signed_in(&app, "s0000001", "staff").await;
-    let r = register(
+    let html = registered_page(
         &me,
         &[
             ("name", "Campus map"),
@@ -228,8 +215,6 @@ async fn a_public_app_gets_no_secret() {
         ],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.expect("html");
     let id = code_text(&html, "client-id").expect("client_id");
     assert!(code_text(&html, "client-secret").is_none());
     let detail = me.page(&format!("/developer/apps/{id}")).await;
@@ -250,12 +235,7 @@ async fn students_cannot_register_apps() {
     let app = spawn_app().await;
     let student = signed_in(&app, "a1830000", "student").await;
     for path in ["/developer", "/developer/apps/new"] {
-        let r = student
-            .browser
-            .get(app.url(path))
-            .send()
-            .await
-            .expect("get");
+        let r = get(&student, path).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
         assert!(
             r.text()
@@ -299,12 +279,7 @@ async fn an_account_sees_and_changes_only_its_own_apps() {
     let (id, secret) = register_app(&owner, "Owner's app").await;
     let other = signed_in(&app, "f0000002", "faculty").await;
     assert!(!other.page("/developer").await.contains(&id));
-    let r = other
-        .browser
-        .get(app.url(&format!("/developer/apps/{id}")))
-        .send()
-        .await
-        .expect("get");
+    let r = get(&other, &format!("/developer/apps/{id}")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let page = other.page("/developer/apps/new").await;
     for (path, fields) in [
@@ -328,7 +303,7 @@ async fn an_account_sees_and_changes_only_its_own_apps() {
     assert!(detail.contains("Owner&#39;s app") || detail.contains("Owner's app"));
     assert!(!detail.contains("evil.example"));
     assert_eq!(
-        token_status(&app, &id, &secret).await.1,
+        bogus_code_error(&app, &id, &secret).await.1,
         "invalid_grant",
         "the secret was not rotated"
     );
@@ -512,7 +487,7 @@ async fn deleting_an_app_takes_everything_issued_to_it() {
         "other apps keep theirs"
     );
     assert_eq!(
-        token_status(&app, &other_id, &other_secret).await.1,
+        bogus_code_error(&app, &other_id, &other_secret).await.1,
         "invalid_grant"
     );
 }

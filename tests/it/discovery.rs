@@ -44,15 +44,7 @@ async fn discovery_advertises_every_endpoint_under_the_issuer() {
 #[tokio::test]
 async fn jwks_publishes_an_rs256_and_an_es256_key_with_kids() {
     let app = spawn_app().await;
-    let jwks: serde_json::Value = app
-        .http
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks = jwks(&app).await;
     let keys = jwks["keys"].as_array().expect("keys");
     let algs: Vec<&str> = keys.iter().filter_map(|k| k["alg"].as_str()).collect();
     assert!(
@@ -69,15 +61,7 @@ async fn jwks_publishes_an_rs256_and_an_es256_key_with_kids() {
 #[tokio::test]
 async fn discovery_advertises_refresh_revocation_introspection_and_dpop() {
     let app = spawn_app().await;
-    let d: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("json");
+    let d = discovery(&app).await;
     assert_eq!(
         d["grant_types_supported"],
         serde_json::json!(["authorization_code", "refresh_token"])

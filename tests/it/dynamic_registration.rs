@@ -51,27 +51,24 @@ fn metadata() -> Value {
     })
 }
 
-/// Client authentication at the token endpoint (a bogus code: `invalid_grant` when the
-/// client authenticated, `invalid_client` otherwise).
-async fn token_error(app: &TestApp, id: &str, secret: &str) -> String {
-    let client = TestClient {
-        id: id.into(),
-        secret: Some(secret.into()),
-    };
-    let r = token_request(
-        app,
-        &client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", "nope"),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
-    json_of(r).await["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+/// A bearer-authenticated call (RFC 7592) to a client configuration URI.
+async fn send_with(r: reqwest::RequestBuilder, token: &str) -> reqwest::Response {
+    r.bearer_auth(token)
+        .send()
+        .await
+        .expect("configuration call")
+}
+
+async fn config_get(app: &TestApp, uri: &str, token: &str) -> reqwest::Response {
+    send_with(app.http.get(uri), token).await
+}
+
+async fn config_put(app: &TestApp, uri: &str, token: &str, body: &Value) -> reqwest::Response {
+    send_with(app.http.put(uri).json(body), token).await
+}
+
+async fn config_delete(app: &TestApp, uri: &str, token: &str) -> reqwest::Response {
+    send_with(app.http.delete(uri), token).await
 }
 
 fn assert_invalid_token(r: &reqwest::Response, what: &str) {
@@ -90,16 +87,8 @@ fn assert_invalid_token(r: &reqwest::Response, what: &str) {
 #[tokio::test]
 async fn a_client_registers_reads_replaces_and_deletes_itself() {
     let app = spawn_app().await;
-    let discovery: Value = json_of(
-        app.http
-            .get(app.url("/.well-known/openid-configuration"))
-            .send()
-            .await
-            .expect("discovery"),
-    )
-    .await;
     assert_eq!(
-        discovery["registration_endpoint"],
+        discovery(&app).await["registration_endpoint"],
         json!(app.url("/register"))
     );
 
@@ -136,7 +125,7 @@ async fn a_client_registers_reads_replaces_and_deletes_itself() {
     );
     assert!(reg.get("software_statement_unknown_to_us").is_none());
     assert_eq!(
-        token_error(&app, &id, &secret).await,
+        bogus_code_error(&app, &id, &secret).await.1,
         "invalid_grant",
         "the secret works"
     );
@@ -145,13 +134,7 @@ async fn a_client_registers_reads_replaces_and_deletes_itself() {
         .as_str()
         .expect("uri")
         .to_string();
-    let read = app
-        .http
-        .get(&config_uri)
-        .bearer_auth(&rat)
-        .send()
-        .await
-        .expect("read");
+    let read = config_get(&app, &config_uri, &rat).await;
     assert_eq!(read.status(), StatusCode::OK);
     let read = json_of(read).await;
     assert_eq!(read["client_id"], json!(id));
@@ -162,20 +145,19 @@ async fn a_client_registers_reads_replaces_and_deletes_itself() {
     );
 
     // RFC 7592 §2.2: a full replacement; omitted fields take their defaults.
-    let r = app
-        .http
-        .put(&config_uri)
-        .bearer_auth(&rat)
-        .json(&json!({
+    let r = config_put(
+        &app,
+        &config_uri,
+        &rat,
+        &json!({
             "client_id": id,
             "client_secret": secret,
             "client_name": "Research portal 2",
             "redirect_uris": ["https://research.example.org/cb2"],
             "token_endpoint_auth_method": "client_secret_post",
-        }))
-        .send()
-        .await
-        .expect("replace");
+        }),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let replaced = json_of(r).await;
     assert_eq!(replaced["client_name"], "Research portal 2");
@@ -189,15 +171,7 @@ async fn a_client_registers_reads_replaces_and_deletes_itself() {
         replaced.get("client_secret").is_none(),
         "the secret stays the same"
     );
-    let read = json_of(
-        app.http
-            .get(&config_uri)
-            .bearer_auth(&rat)
-            .send()
-            .await
-            .expect("read"),
-    )
-    .await;
+    let read = json_of(config_get(&app, &config_uri, &rat).await).await;
     assert_eq!(read["token_endpoint_auth_method"], "client_secret_post");
     let post_auth = app
         .http
@@ -218,23 +192,14 @@ async fn a_client_registers_reads_replaces_and_deletes_itself() {
         "same secret, new method"
     );
 
-    let r = app
-        .http
-        .delete(&config_uri)
-        .bearer_auth(&rat)
-        .send()
-        .await
-        .expect("delete");
+    let r = config_delete(&app, &config_uri, &rat).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = app
-        .http
-        .get(&config_uri)
-        .bearer_auth(&rat)
-        .send()
-        .await
-        .expect("read");
+    let r = config_get(&app, &config_uri, &rat).await;
     assert_invalid_token(&r, "the token ends with its client");
-    assert_eq!(token_error(&app, &id, &secret).await, "invalid_client");
+    assert_eq!(
+        bogus_code_error(&app, &id, &secret).await.1,
+        "invalid_client"
+    );
 }
 
 #[tokio::test]
@@ -417,51 +382,20 @@ async fn the_configuration_endpoint_answers_only_to_the_clients_own_token() {
 
     let r = app.http.get(a_uri).send().await.expect("get");
     assert_invalid_token(&r, "no token");
-    let r = app
-        .http
-        .get(a_uri)
-        .bearer_auth(b_token)
-        .send()
-        .await
-        .expect("get");
+    let r = config_get(&app, a_uri, b_token).await;
     assert_invalid_token(&r, "another client's token");
-    let r = app
-        .http
-        .delete(a_uri)
-        .bearer_auth(b_token)
-        .send()
-        .await
-        .expect("delete");
+    let r = config_delete(&app, a_uri, b_token).await;
     assert_invalid_token(&r, "another client's token cannot delete");
-    let r = app
-        .http
-        .get(app.url("/register/no-such-client"))
-        .bearer_auth(a_token)
-        .send()
-        .await
-        .expect("get");
+    let r = config_get(&app, &app.url("/register/no-such-client"), a_token).await;
     assert_invalid_token(&r, "unknown client looks the same");
 
     // The initial access token is not a registration access token.
-    let r = app
-        .http
-        .get(a_uri)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("get");
+    let r = config_get(&app, a_uri, &token).await;
     assert_invalid_token(&r, "initial token");
 
     let mut update = metadata();
     update["client_id"] = b["client_id"].clone();
-    let r = app
-        .http
-        .put(a_uri)
-        .bearer_auth(a_token)
-        .json(&update)
-        .send()
-        .await
-        .expect("put");
+    let r = config_put(&app, a_uri, a_token, &update).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         json_of(r).await["error"],
@@ -470,14 +404,7 @@ async fn the_configuration_endpoint_answers_only_to_the_clients_own_token() {
     );
     update["client_id"] = a["client_id"].clone();
     update["client_secret"] = json!("not-the-secret");
-    let r = app
-        .http
-        .put(a_uri)
-        .bearer_auth(a_token)
-        .json(&update)
-        .send()
-        .await
-        .expect("put");
+    let r = config_put(&app, a_uri, a_token, &update).await;
     assert_eq!(
         json_of(r).await["error"],
         "invalid_client_metadata",
@@ -488,24 +415,9 @@ async fn the_configuration_endpoint_answers_only_to_the_clients_own_token() {
         .expect("object")
         .remove("client_secret");
     update["redirect_uris"] = json!(["http://evil.example/cb"]);
-    let r = app
-        .http
-        .put(a_uri)
-        .bearer_auth(a_token)
-        .json(&update)
-        .send()
-        .await
-        .expect("put");
+    let r = config_put(&app, a_uri, a_token, &update).await;
     assert_eq!(json_of(r).await["error"], "invalid_redirect_uri");
-    let read = json_of(
-        app.http
-            .get(a_uri)
-            .bearer_auth(a_token)
-            .send()
-            .await
-            .expect("get"),
-    )
-    .await;
+    let read = json_of(config_get(&app, a_uri, a_token).await).await;
     assert_eq!(
         read["redirect_uris"],
         metadata()["redirect_uris"],
@@ -516,34 +428,18 @@ async fn the_configuration_endpoint_answers_only_to_the_clients_own_token() {
 #[tokio::test]
 async fn the_operator_makes_initial_access_tokens_on_the_command_line() {
     let app = spawn_app().await;
-    let config = app._dir.path().join("cli.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "database_url = {:?}\nkeys_dir = {:?}\n",
-            app.state.settings.database_url,
-            app.state.settings.keys_dir.display().to_string()
-        ),
-    )
-    .expect("config");
-    let run = |args: &[&str]| {
-        std::process::Command::new(binary())
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("run uec-idp")
-    };
-    let out = run(&[
-        "client",
-        "initial-token",
-        "--uses",
-        "2",
-        "--expires-in",
-        "48",
-        "--json",
-    ]);
+    let out = cli(
+        &app,
+        &[
+            "client",
+            "initial-token",
+            "--uses",
+            "2",
+            "--expires-in",
+            "48",
+            "--json",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -567,7 +463,7 @@ async fn the_operator_makes_initial_access_tokens_on_the_command_line() {
         &post_register(&app, Some(token), &metadata()).await,
         "two uses only",
     );
-    let out = run(&["client", "initial-token", "--uses", "0"]);
+    let out = cli(&app, &["client", "initial-token", "--uses", "0"]);
     assert!(!out.status.success());
 }
 

@@ -658,3 +658,87 @@ pub async fn post_consent(app: &TestApp, html: &str, decision: &str) -> reqwest:
         .await
         .expect("consent post")
 }
+
+/// The scope parameter that asks for a grant that outlives the session.
+pub const OFFLINE_SCOPE: &[(&str, &str)] = &[("scope", "openid offline_access")];
+
+/// GETs `path` with the plain HTTP client and parses the JSON body.
+async fn get_json(app: &TestApp, path: &str) -> serde_json::Value {
+    app.http
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{path} json: {e}"))
+}
+
+/// The provider's discovery document as JSON.
+pub async fn discovery(app: &TestApp) -> serde_json::Value {
+    get_json(app, "/.well-known/openid-configuration").await
+}
+
+/// The provider's published keys (/jwks) as JSON.
+pub async fn jwks(app: &TestApp) -> serde_json::Value {
+    get_json(app, "/jwks").await
+}
+
+/// The end-session URL with `params` in its query.
+pub fn logout_url(app: &TestApp, params: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&app.url("/logout")).expect("url");
+    url.query_pairs_mut().extend_pairs(params);
+    url.to_string()
+}
+
+/// Client authentication at the token endpoint with `id`/`secret` (HTTP Basic) and a
+/// bogus code: the status and `error` of the answer, `invalid_grant` (400) when the client
+/// authenticated, `invalid_client` (401) otherwise.
+pub async fn bogus_code_error(
+    app: &TestApp,
+    id: &str,
+    secret: &str,
+) -> (reqwest::StatusCode, String) {
+    let client = TestClient {
+        id: id.into(),
+        secret: Some(secret.into()),
+    };
+    let r = token_request(
+        app,
+        &client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "not-a-code"),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.expect("token error json");
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// Runs the real binary against the app's database.
+pub fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let config = app._dir.path().join("cli.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = {:?}\nkeys_dir = {:?}\n[passwords]\nhashing_threads = 1\n",
+            app.state.settings.database_url,
+            app.state.settings.keys_dir.display().to_string()
+        ),
+    )
+    .expect("config");
+    std::process::Command::new(binary())
+        .arg("--config")
+        .arg(&config)
+        .args(args)
+        .current_dir(app._dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run uec-idp")
+}

@@ -3,14 +3,8 @@
 
 use reqwest::StatusCode;
 
-use crate::backchannel_logout::{BYE, client_for, exchange, sign_in, userinfo_status};
+use crate::backchannel_logout::{BYE, client_for, exchange, sign_in};
 use crate::helpers::*;
-
-fn logout_url(app: &TestApp, params: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&app.url("/logout")).expect("url");
-    url.query_pairs_mut().extend_pairs(params);
-    url.to_string()
-}
 
 async fn get(app: &TestApp, url: &str) -> reqwest::Response {
     app.browser.get(url).send().await.expect("logout request")
@@ -26,15 +20,7 @@ async fn signed_in(app: &TestApp) -> bool {
 #[tokio::test]
 async fn discovery_names_the_end_session_endpoint_and_back_channel_support() {
     let app = spawn_app().await;
-    let doc: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("json");
+    let doc = discovery(&app).await;
     assert_eq!(doc["end_session_endpoint"], app.url("/logout"));
     assert_eq!(doc["backchannel_logout_supported"], true);
     assert_eq!(doc["backchannel_logout_session_supported"], true);
@@ -303,13 +289,7 @@ async fn an_offline_access_grant_outlives_the_logout() {
     let app = spawn_app().await;
     app.create_account("a1830000", "student").await;
     let client = client_for(&app, None).await;
-    let code = code_for(
-        &app,
-        &client,
-        "a1830000",
-        &[("scope", "openid offline_access")],
-    )
-    .await;
+    let code = code_for(&app, &client, "a1830000", OFFLINE_SCOPE).await;
     let t = exchange(&app, &client, &code).await;
     let r = get(&app, &logout_url(&app, &[("id_token_hint", &t.id_token)])).await;
     assert_eq!(r.status(), StatusCode::OK);

@@ -308,24 +308,7 @@ async fn offline_access_yields_a_refresh_token() {
     let app = spawn_app().await;
     app.create_account("a1830000", "student").await;
     let client = app.register_client(|_| {}).await;
-    let code = code_for(
-        &app,
-        &client,
-        "a1830000",
-        &[("scope", "openid offline_access")],
-    )
-    .await;
-    let r = token_request(
-        &app,
-        &client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
-    let body: serde_json::Value = r.json().await.expect("json");
+    let body = tokens_for(&app, &client, "a1830000", OFFLINE_SCOPE).await;
     assert!(body["refresh_token"].is_string(), "{body}");
     assert!(
         body["scope"]

@@ -122,15 +122,7 @@ async fn a_pushed_request_signs_in_and_its_code_redeems_with_openidconnect() {
 #[tokio::test]
 async fn discovery_advertises_the_par_endpoint() {
     let app = spawn_app().await;
-    let d: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("json");
+    let d = discovery(&app).await;
     assert_eq!(
         d["pushed_authorization_request_endpoint"],
         format!("{}/par", app.base)

@@ -1,7 +1,6 @@
 //! Password reissue over real HTTP: online with a password-update key (uniform answers,
 //! single use, expiry, attempts, throttling) and at the desk with the CLI.
 
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
@@ -402,28 +401,6 @@ async fn an_expired_password_points_to_the_reissue_page() {
         page.contains("expired") && page.contains(r#"href="/reissue""#),
         "{page}"
     );
-}
-
-/// Runs the real binary against the app's database.
-fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
-    let config = app._dir.path().join("cli.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "database_url = {:?}\nkeys_dir = {:?}\n[passwords]\nhashing_threads = 1\n",
-            app.state.settings.database_url,
-            app.state.settings.keys_dir.display().to_string()
-        ),
-    )
-    .expect("config");
-    Command::new(binary())
-        .arg("--config")
-        .arg(&config)
-        .args(args)
-        .current_dir(app._dir.path())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run uec-idp")
 }
 
 async fn cli_async(app: &TestApp, args: &[&str]) -> std::process::Output {

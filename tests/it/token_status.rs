@@ -22,6 +22,16 @@ async fn post(
         .expect("request")
 }
 
+/// POSTs `form` to `path` without HTTP Basic client authentication.
+async fn post_without_basic(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .form(form)
+        .send()
+        .await
+        .expect("request")
+}
+
 async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
     let r = post(app, "/introspect", client, &[("token", token)]).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -51,15 +61,28 @@ fn inactive(v: &Value) -> bool {
     v == &serde_json::json!({"active": false})
 }
 
-#[tokio::test]
-async fn introspection_describes_live_tokens_of_the_asking_client_only() {
+/// An app with a student account and a confidential client.
+async fn app_with_client() -> (TestApp, TestClient) {
     let app = spawn_app().await;
     app.create_account("a1830000", "student").await;
     let client = app.register_client(|_| {}).await;
+    (app, client)
+}
+
+/// Signs the student in through `client` with offline access; returns (access, refresh).
+async fn offline_tokens(app: &TestApp, client: &TestClient) -> (String, String) {
+    let tokens = tokens_for(app, client, "a1830000", OFFLINE).await;
+    (
+        field(&tokens, "access_token"),
+        field(&tokens, "refresh_token"),
+    )
+}
+
+#[tokio::test]
+async fn introspection_describes_live_tokens_of_the_asking_client_only() {
+    let (app, client) = app_with_client().await;
     let other = app.register_client(|c| c.name = "Other".into()).await;
-    let tokens = tokens_for(&app, &client, "a1830000", OFFLINE).await;
-    let access = field(&tokens, "access_token");
-    let refresh = field(&tokens, "refresh_token");
+    let (access, refresh) = offline_tokens(&app, &client).await;
 
     let about = introspect(&app, &client, &access).await;
     assert_eq!(about["active"], true);
@@ -95,13 +118,7 @@ async fn introspection_and_revocation_refuse_bad_requests() {
         })
         .await;
     for path in ["/introspect", "/revoke"] {
-        let anonymous = app
-            .http
-            .post(app.url(path))
-            .form(&[("token", "x")])
-            .send()
-            .await
-            .expect("request");
+        let anonymous = post_without_basic(&app, path, &[("token", "x")]).await;
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
         let body: Value = anonymous.json().await.expect("json");
         assert_eq!(body["error"], "invalid_client");
@@ -119,32 +136,26 @@ async fn introspection_and_revocation_refuse_bad_requests() {
         assert_eq!(body["error"], "invalid_request");
     }
     // A public client proves nothing, so it may revoke its tokens but not introspect.
-    let r = app
-        .http
-        .post(app.url("/introspect"))
-        .form(&[("token", "x"), ("client_id", public.id.as_str())])
-        .send()
-        .await
-        .expect("request");
+    let r = post_without_basic(
+        &app,
+        "/introspect",
+        &[("token", "x"), ("client_id", &public.id)],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = app
-        .http
-        .post(app.url("/revoke"))
-        .form(&[("token", "x"), ("client_id", public.id.as_str())])
-        .send()
-        .await
-        .expect("request");
+    let r = post_without_basic(
+        &app,
+        "/revoke",
+        &[("token", "x"), ("client_id", &public.id)],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn revoking_an_access_token_ends_that_token_only() {
-    let app = spawn_app().await;
-    app.create_account("a1830000", "student").await;
-    let client = app.register_client(|_| {}).await;
-    let tokens = tokens_for(&app, &client, "a1830000", OFFLINE).await;
-    let access = field(&tokens, "access_token");
-    let refresh = field(&tokens, "refresh_token");
+    let (app, client) = app_with_client().await;
+    let (access, refresh) = offline_tokens(&app, &client).await;
     // The hint is only a hint: a wrong one still finds the token.
     revoke(&app, &client, &access, "refresh_token").await;
     assert_eq!(
@@ -164,12 +175,8 @@ async fn revoking_an_access_token_ends_that_token_only() {
 
 #[tokio::test]
 async fn revoking_a_refresh_token_ends_its_access_tokens_too() {
-    let app = spawn_app().await;
-    app.create_account("a1830000", "student").await;
-    let client = app.register_client(|_| {}).await;
-    let tokens = tokens_for(&app, &client, "a1830000", OFFLINE).await;
-    let access = field(&tokens, "access_token");
-    let refresh = field(&tokens, "refresh_token");
+    let (app, client) = app_with_client().await;
+    let (access, refresh) = offline_tokens(&app, &client).await;
     revoke(&app, &client, &refresh, "refresh_token").await;
     assert!(inactive(&introspect(&app, &client, &refresh).await));
     assert!(inactive(&introspect(&app, &client, &access).await));
@@ -186,13 +193,9 @@ async fn revoking_a_refresh_token_ends_its_access_tokens_too() {
 
 #[tokio::test]
 async fn a_client_cannot_revoke_another_clients_tokens() {
-    let app = spawn_app().await;
-    app.create_account("a1830000", "student").await;
-    let client = app.register_client(|_| {}).await;
+    let (app, client) = app_with_client().await;
     let other = app.register_client(|c| c.name = "Other".into()).await;
-    let tokens = tokens_for(&app, &client, "a1830000", OFFLINE).await;
-    let access = field(&tokens, "access_token");
-    let refresh = field(&tokens, "refresh_token");
+    let (access, refresh) = offline_tokens(&app, &client).await;
     revoke(&app, &other, &access, "").await;
     revoke(&app, &other, &refresh, "").await;
     assert_eq!(userinfo_status(&app, &access).await, StatusCode::OK);

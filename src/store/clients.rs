@@ -111,13 +111,16 @@ pub fn find_client(conn: &mut DbConnection, id: &str) -> StoreResult<Option<Rely
 }
 
 pub fn list_clients(conn: &mut DbConnection) -> StoreResult<Vec<RelyingParty>> {
-    clients::table
-        .order(clients::created_at.asc())
-        .select(ClientRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(ClientRow::into_client)
-        .collect()
+    into_clients(
+        clients::table
+            .order(clients::created_at.asc())
+            .select(ClientRow::as_select())
+            .load(conn)?,
+    )
+}
+
+fn into_clients(rows: Vec<ClientRow>) -> StoreResult<Vec<RelyingParty>> {
+    rows.into_iter().map(ClientRow::into_client).collect()
 }
 
 /// Disables or re-enables a client; false when there is no such client.
@@ -138,14 +141,13 @@ pub fn list_clients_by_owner(
     conn: &mut DbConnection,
     owner_account_id: &str,
 ) -> StoreResult<Vec<RelyingParty>> {
-    clients::table
-        .filter(clients::owner_account_id.eq(owner_account_id))
-        .order(clients::created_at.asc())
-        .select(ClientRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(ClientRow::into_client)
-        .collect()
+    into_clients(
+        clients::table
+            .filter(clients::owner_account_id.eq(owner_account_id))
+            .order(clients::created_at.asc())
+            .select(ClientRow::as_select())
+            .load(conn)?,
+    )
 }
 
 /// Rewrites what a client registered (name, URIs, authentication, algorithms); who

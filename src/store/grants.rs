@@ -202,10 +202,14 @@ pub fn revoke_all_for_account(
         .filter(grants::revoked_at.is_null())
         .select(grants::id)
         .load(conn)?;
-    for id in &live {
+    revoke_each(conn, &live, now)
+}
+
+fn revoke_each(conn: &mut DbConnection, grant_ids: &[String], now: i64) -> StoreResult<usize> {
+    for id in grant_ids {
         revoke_grant(conn, id, now)?;
     }
-    Ok(live.len())
+    Ok(grant_ids.len())
 }
 
 /// A grant that has not been revoked, of a client that is not disabled, with its account
@@ -276,10 +280,7 @@ pub fn revoke_for_account_and_client(
         .filter(grants::revoked_at.is_null())
         .select(grants::id)
         .load(conn)?;
-    for id in &live {
-        revoke_grant(conn, id, now)?;
-    }
-    Ok(live.len())
+    revoke_each(conn, &live, now)
 }
 
 /// Revokes the grants a browser session made, except those with `offline_access` (the

@@ -199,10 +199,13 @@ async fn withdrawing_at_account_apps_ends_the_tokens_and_asks_again() {
             c.require_consent = true;
         })
         .await;
-    let url = authorize_url(&app, &client.id, &[]);
+    // offline_access: the refresh token would outlive the session; withdrawal ends it too.
+    let url = authorize_url(&app, &client.id, OFFLINE_SCOPE);
     let ask = app.sign_in_through(&url, "a1830000", PASSWORD).await;
     let back = answer_consent(&app, &ask, "allow").await;
-    let token = access_token(&app, &client, &back).await;
+    let code = query_param(&back, "code").expect("code");
+    let tokens = exchange_code(&app, &client, &code).await;
+    let token = field(&tokens, "access_token");
     let (_, ask) = app.authorize(&authorize_url(&app, &other.id, &[])).await;
     let back = answer_consent(&app, &ask, "allow").await;
     let other_token = access_token(&app, &other, &back).await;
@@ -240,6 +243,12 @@ async fn withdrawing_at_account_apps_ends_the_tokens_and_asks_again() {
         userinfo_status(&app, &token).await,
         StatusCode::UNAUTHORIZED,
         "the app's access token is refused"
+    );
+    let refresh = refresh_request(&app, &client, &field(&tokens, "refresh_token")).await;
+    assert_eq!(
+        refresh.status(),
+        StatusCode::BAD_REQUEST,
+        "and its refresh token"
     );
     assert_eq!(
         userinfo_status(&app, &other_token).await,

@@ -8,7 +8,7 @@ use crate::oidc::access_token::{self, AccessTokenClaims, AccessTokenError};
 use crate::services::ServiceError;
 use crate::startup::AppState;
 use crate::store::grants::{self, Grant};
-use crate::store::revocations;
+use crate::store::{DbConnection, StoreResult};
 
 /// Why a token does not count; the text may go to the client.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,24 +34,22 @@ pub struct LiveToken {
     pub account: Account,
 }
 
-pub async fn live(state: &AppState, token: &str) -> Result<Result<LiveToken, Dead>, ServiceError> {
-    let claims =
-        match access_token::verify(&state.keys(), token, &state.cfg.issuer, state.clock.now()) {
-            Ok(claims) => claims,
-            Err(AccessTokenError::Invalid) => return Ok(Err(Dead::Invalid)),
-            Err(AccessTokenError::Expired) => return Ok(Err(Dead::Expired)),
-        };
-    let grant_id = claims.gid.clone();
-    let jti = claims.jti.clone();
-    let found = state
-        .db
-        .run(move |conn| {
-            if revocations::access_token_revoked(conn, &jti)? {
-                return Ok::<_, ServiceError>(None);
-            }
-            Ok(grants::find_live_grant(conn, &grant_id)?)
-        })
-        .await?;
+/// Signature, issuer, audience and expiry: what the token says about itself.
+pub fn verify(state: &AppState, token: &str) -> Result<AccessTokenClaims, Dead> {
+    access_token::verify(&state.keys(), token, &state.cfg.issuer, state.clock.now()).map_err(|e| {
+        match e {
+            AccessTokenError::Invalid => Dead::Invalid,
+            AccessTokenError::Expired => Dead::Expired,
+        }
+    })
+}
+
+/// What only the database knows, for verified `claims` (one query).
+pub fn check(
+    conn: &mut DbConnection,
+    claims: AccessTokenClaims,
+) -> StoreResult<Result<LiveToken, Dead>> {
+    let found = grants::find_live_grant(conn, &claims.gid, Some(&claims.jti))?;
     let live = found.filter(|(grant, account)| {
         account.can_sign_in() && account.sub == claims.sub && grant.client_id == claims.client_id
     });
@@ -63,4 +61,12 @@ pub async fn live(state: &AppState, token: &str) -> Result<Result<LiveToken, Dea
         }),
         None => Err(Dead::Revoked),
     })
+}
+
+pub async fn live(state: &AppState, token: &str) -> Result<Result<LiveToken, Dead>, ServiceError> {
+    let claims = match verify(state, token) {
+        Ok(claims) => claims,
+        Err(dead) => return Ok(Err(dead)),
+    };
+    state.db.run(move |conn| Ok(check(conn, claims)?)).await
 }

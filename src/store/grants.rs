@@ -5,7 +5,9 @@
 
 use diesel::prelude::*;
 
-use super::schema::{accounts, authorization_codes, clients, grants, refresh_tokens};
+use super::schema::{
+    accounts, authorization_codes, clients, grants, refresh_tokens, revoked_access_tokens,
+};
 use super::{DbConnection, StoreResult, from_json_list, to_json_list};
 use crate::domain::account::Account;
 use crate::store::accounts::AccountRow;
@@ -212,21 +214,28 @@ fn revoke_each(conn: &mut DbConnection, grant_ids: &[String], now: i64) -> Store
     Ok(grant_ids.len())
 }
 
-/// A grant that has not been revoked, of a client that is not disabled, with its account
-/// (for userinfo).
+/// A grant that has not been revoked, of a client that is not disabled, with its account.
+/// With `access_token_jti`, also `None` when that access token was revoked on its own
+/// (RFC 7009): one query answers userinfo and introspection.
 pub fn find_live_grant(
     conn: &mut DbConnection,
     grant_id: &str,
+    access_token_jti: Option<&str>,
 ) -> StoreResult<Option<(Grant, Account)>> {
-    let row = grants::table
+    let mut query = grants::table
         .inner_join(accounts::table)
         .inner_join(clients::table)
         .filter(grants::id.eq(grant_id))
         .filter(grants::revoked_at.is_null())
         .filter(clients::disabled.eq(false))
         .select((GrantRow::as_select(), AccountRow::as_select()))
-        .first::<(GrantRow, AccountRow)>(conn)
-        .optional()?;
+        .into_boxed();
+    if let Some(jti) = access_token_jti {
+        query = query.filter(diesel::dsl::not(diesel::dsl::exists(
+            revoked_access_tokens::table.filter(revoked_access_tokens::jti.eq(jti.to_string())),
+        )));
+    }
+    let row = query.first::<(GrantRow, AccountRow)>(conn).optional()?;
     row.map(|(g, a)| Ok((g.into(), a.into_account()?)))
         .transpose()
 }

@@ -5,9 +5,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::domain::client::{ClientAuthMethod, RelyingParty};
 use crate::oidc::error::OAuthError;
-use crate::services::client_auth::{self, ClientAuthError};
+use crate::services::client_auth::{self, ClientAuthError, PresentedClient};
 use crate::services::{introspection, revocation};
 use crate::startup::AppState;
 use crate::web::client_auth::form_request;
@@ -24,7 +23,10 @@ pub async fn post_revoke(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthJsonError> {
-    let (client, token, hint) = token_request(&req, &state, &body).await?;
+    let (presented, token, hint) = token_request(&req, &body)?;
+    let client = client_auth::authenticate_in(&state, presented)
+        .await
+        .map_err(json_error)?;
     revocation::revoke(&state, &client, &token, hint.as_deref()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -36,34 +38,30 @@ pub async fn post_introspect(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthJsonError> {
-    let (client, token, hint) = token_request(&req, &state, &body).await?;
-    // RFC 7662 §2.1: the caller must be authorised; a public client proves nothing.
-    if client.auth_method == ClientAuthMethod::None {
-        return Err(OAuthJsonError(OAuthError::invalid_client(
-            "introspection needs a confidential client",
-        )));
-    }
-    let answer = introspection::introspect(&state, &client, &token, hint.as_deref()).await?;
+    let (presented, token, hint) = token_request(&req, &body)?;
+    let answer = introspection::introspect(&state, presented, token, hint)
+        .await
+        .map_err(json_error)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(answer))
 }
 
-/// The authenticated client, the token and its type hint.
-async fn token_request(
+/// The client's credentials, the token and its type hint.
+fn token_request(
     req: &HttpRequest,
-    state: &AppState,
     body: &[u8],
-) -> Result<(RelyingParty, String, Option<String>), OAuthJsonError> {
+) -> Result<(PresentedClient, String, Option<String>), OAuthJsonError> {
     let (form, presented): (TokenForm, _) = form_request(req, body)?;
-    let client = client_auth::authenticate_in(state, presented)
-        .await
-        .map_err(|e| match e {
-            ClientAuthError::OAuth(e) => OAuthJsonError(e),
-            ClientAuthError::Service(e) => e.into(),
-        })?;
     let token = form
         .token
         .ok_or_else(|| OAuthJsonError(OAuthError::invalid_request("token is missing")))?;
-    Ok((client, token, form.token_type_hint))
+    Ok((presented, token, form.token_type_hint))
+}
+
+fn json_error(e: ClientAuthError) -> OAuthJsonError {
+    match e {
+        ClientAuthError::OAuth(e) => OAuthJsonError(e),
+        ClientAuthError::Service(e) => e.into(),
+    }
 }

@@ -98,6 +98,10 @@ async fn all_clients(app: &TestApp) -> Vec<uec_idp::domain::client::RelyingParty
 async fn faculty_registers_an_app_sees_the_secret_once_rotates_edits_and_deletes_it() {
     let app = spawn_app().await;
     let me = signed_in(&app, "f0000001", "faculty").await;
+    assert!(
+        me.page("/account").await.contains(r#"href="/developer""#),
+        "the account page links the portal"
+    );
     assert!(me.page("/developer").await.contains("No apps yet"));
 
     let (id, secret) = register_app(&me, "Lab scheduler").await;
@@ -245,6 +249,10 @@ async fn students_cannot_register_apps() {
         );
     }
     let account = student.page("/account").await;
+    assert!(
+        !account.contains(r#"href="/developer""#),
+        "no portal link for students"
+    );
     let r = student
         .post_form(
             "/developer/apps",

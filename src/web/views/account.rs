@@ -47,6 +47,9 @@ pub fn account_page(v: &AccountView<'_>) -> Markup {
             p { a href="/account/password" { "Change the password / パスワードを変更する" } }
             h2 { "Apps / 連携アプリ" }
             p { a href="/account/apps" { "Apps you allowed to use your account / 許可したアプリ" } }
+            @if crate::domain::client::may_register_apps(v.account.affiliation) {
+                p { a href="/developer" { "Register your own apps (developer portal) / アプリを登録する（開発者ポータル）" } }
+            }
             (compliance_section(v.compliance))
             h2 { "Second factor / 2段階認証" }
             @if !m.any() {

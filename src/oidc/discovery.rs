@@ -48,7 +48,7 @@ pub fn document(issuer: &str, base: &str) -> serde_json::Value {
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "acr", "amr",
-            "azp", "name", "preferred_username", "affiliation", "email", "email_verified"
+            "azp", "sid", "name", "preferred_username", "affiliation", "email", "email_verified"
         ],
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": false,

@@ -130,6 +130,7 @@ pub async fn client_for(app: &TestApp, rp: Option<&TestRp>) -> TestClient {
 pub struct Tokens {
     pub id_token: String,
     pub access_token: String,
+    pub refresh_token: String,
     pub claims: serde_json::Value,
 }
 
@@ -139,6 +140,7 @@ pub async fn exchange(app: &TestApp, client: &TestClient, code: &str) -> Tokens 
     let id_token = field(&body, "id_token");
     Tokens {
         access_token: field(&body, "access_token"),
+        refresh_token: field(&body, "refresh_token"),
         claims: payload(&id_token),
         id_token,
     }

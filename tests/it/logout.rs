@@ -64,6 +64,8 @@ async fn logout_with_a_hint_signs_out_at_once_and_returns_to_the_relying_party()
         StatusCode::UNAUTHORIZED,
         "the session's tokens ended with it"
     );
+    let refresh = refresh_request(&app, &client, &t.refresh_token).await;
+    assert_eq!(refresh.status(), StatusCode::BAD_REQUEST, "refresh too");
 }
 
 #[tokio::test]
@@ -299,6 +301,8 @@ async fn an_offline_access_grant_outlives_the_logout() {
         StatusCode::OK,
         "the person allowed this grant to outlive the session"
     );
+    let refresh = refresh_request(&app, &client, &t.refresh_token).await;
+    assert_eq!(refresh.status(), StatusCode::OK, "and its refresh token");
 }
 
 #[tokio::test]

@@ -222,6 +222,10 @@ async fn withdrawing_at_account_apps_ends_the_tokens_and_asks_again() {
         apps.contains(APP_NAME) && apps.contains("Other App"),
         "{apps}"
     );
+    assert!(
+        apps.contains("Access to the above while you are signed out"),
+        "what each app may see, in words: {apps}"
+    );
     let r = app
         .browser
         .post(app.url("/account/apps/withdraw"))

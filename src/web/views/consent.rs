@@ -81,7 +81,15 @@ pub fn apps_page(apps: &[ConsentListing], csrf: &str, notice: Option<&str>) -> M
                         @for app in apps {
                             tr {
                                 td { (app.client_name) }
-                                td { (app.scope) }
+                                td {
+                                    ul.scopes {
+                                        @for scope in app.scope.split(' ') {
+                                            @if let Some((en, ja)) = releases(scope) {
+                                                li data-scope=(scope) { (en) " / " (ja) }
+                                            }
+                                        }
+                                    }
+                                }
                                 td { (jst_date(app.granted_at)) }
                                 td {
                                     form.inline method="post" action="/account/apps/withdraw" {

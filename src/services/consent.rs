@@ -18,7 +18,7 @@ use crate::store::audit::{self, AuditEvent};
 use crate::store::consents::{self, ConsentListing};
 use crate::store::login_flows::{self, FlowStage, LoginFlow};
 use crate::store::sessions::{self, BrowserSession};
-use crate::store::{DbConnection, StoreResult, accounts, clients, grants};
+use crate::store::{DbConnection, StoreError, StoreResult, accounts, clients, grants, write_tx};
 
 /// The consent page.
 pub const PATH: &str = "/consent";
@@ -182,42 +182,66 @@ pub async fn answer(
     let issuer = state.cfg.issuer.clone();
     state
         .db
-        .write(move |conn| {
-            let Some((flow, request, session, account)) = own_flow(conn, &flow_id, &cookie, now)?
-            else {
-                return Ok(None);
+        .run(move |conn| {
+            let answer = |conn: &mut DbConnection| {
+                write_tx(conn, |conn| {
+                    answer_in(conn, &flow_id, &cookie, allow, &ip, &issuer, code_ttl, now)
+                })
             };
-            // Each consent flow is answered once, even by concurrent posts.
-            if !login_flows::delete_flow(conn, &flow.id)? {
-                return Ok(None);
+            // Two first answers for one app at once (two tabs) race to insert the consent;
+            // on PostgreSQL the loser's transaction fails whole, so it runs once more and
+            // finds the row (SQLite's write lock serialises them anyway).
+            match answer(conn) {
+                Err(StoreError::Conflict) => answer(conn),
+                other => other,
             }
-            let event = |kind| AuditEvent {
-                at: now,
-                kind,
-                account_id: Some(account.id.as_str()),
-                client_id: Some(request.client_id.as_str()),
-                ip: Some(ip.clone()),
-                detail: Some(request.scope.clone()),
-            };
-            if !allow {
-                audit::record(conn, event("consent_denied"))?;
-                let error =
-                    OAuthError::new(OAuthErrorCode::AccessDenied, "the person did not consent");
-                return Ok(Some(error_redirect(
-                    &request.redirect_uri,
-                    request.state.as_deref(),
-                    &error,
-                    &issuer,
-                )));
-            }
-            let before = consents::find_scope(conn, account.id.as_str(), &request.client_id)?;
-            let scope = union(before.as_deref().unwrap_or(""), &request.scope);
-            consents::upsert(conn, account.id.as_str(), &request.client_id, &scope, now)?;
-            audit::record(conn, event("consent_granted"))?;
-            let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
-            Ok::<_, ServiceError>(Some(code_redirect(&request, &code, &issuer)))
         })
         .await
+        .map_err(ServiceError::from)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn answer_in(
+    conn: &mut DbConnection,
+    flow_id: &str,
+    cookie: &str,
+    allow: bool,
+    ip: &str,
+    issuer: &str,
+    code_ttl: i64,
+    now: i64,
+) -> StoreResult<Option<String>> {
+    let Some((flow, request, session, account)) = own_flow(conn, flow_id, cookie, now)? else {
+        return Ok(None);
+    };
+    // Each consent flow is answered once, even by concurrent posts.
+    if !login_flows::delete_flow(conn, &flow.id)? {
+        return Ok(None);
+    }
+    let event = |kind| AuditEvent {
+        at: now,
+        kind,
+        account_id: Some(account.id.as_str()),
+        client_id: Some(request.client_id.as_str()),
+        ip: Some(ip.to_string()),
+        detail: Some(request.scope.clone()),
+    };
+    if !allow {
+        audit::record(conn, event("consent_denied"))?;
+        let error = OAuthError::new(OAuthErrorCode::AccessDenied, "the person did not consent");
+        return Ok(Some(error_redirect(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &error,
+            issuer,
+        )));
+    }
+    let before = consents::find_scope(conn, account.id.as_str(), &request.client_id)?;
+    let scope = union(before.as_deref().unwrap_or(""), &request.scope);
+    consents::upsert(conn, account.id.as_str(), &request.client_id, &scope, now)?;
+    audit::record(conn, event("consent_granted"))?;
+    let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
+    Ok(Some(code_redirect(&request, &code, issuer)))
 }
 
 /// The apps the person has consented to.

@@ -519,10 +519,9 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_uec-idp")
 }
 
-/// Redeems `code` at the token endpoint (Basic authentication) and returns the token
-/// response, which must be a success.
-pub async fn exchange_code(app: &TestApp, client: &TestClient, code: &str) -> serde_json::Value {
-    let r = token_request(
+/// POSTs an authorization-code grant for `code` (Basic authentication, the test redirect URI).
+pub async fn code_request(app: &TestApp, client: &TestClient, code: &str) -> reqwest::Response {
+    token_request(
         app,
         client,
         &[
@@ -531,7 +530,13 @@ pub async fn exchange_code(app: &TestApp, client: &TestClient, code: &str) -> se
             ("redirect_uri", REDIRECT),
         ],
     )
-    .await;
+    .await
+}
+
+/// Redeems `code` at the token endpoint (Basic authentication) and returns the token
+/// response, which must be a success.
+pub async fn exchange_code(app: &TestApp, client: &TestClient, code: &str) -> serde_json::Value {
+    let r = code_request(app, client, code).await;
     assert_eq!(r.status(), reqwest::StatusCode::OK, "token exchange");
     r.json().await.expect("token json")
 }

@@ -211,16 +211,7 @@ async fn a_second_relying_party_signs_in_from_the_session_without_a_password() {
         "SSO answers at once: {location}"
     );
     let code = query_param(&location, "code").expect("code");
-    let r = token_request(
-        &app,
-        &second,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
+    let r = code_request(&app, &second, &code).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -347,16 +338,7 @@ async fn a_disabled_client_gets_no_token_and_its_tokens_stop_working() {
         userinfo_status(&app, &access).await,
         StatusCode::UNAUTHORIZED
     );
-    let refused = token_request(
-        &app,
-        &client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
+    let refused = code_request(&app, &client, &code).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = refused.json().await.expect("error json");
     assert_eq!(body["error"], "invalid_client");

@@ -250,16 +250,7 @@ async fn a_code_is_bound_to_its_client_and_redirect_uri() {
         .register_client(|c| c.redirect_uris.push("http://127.0.0.1:9/other".into()))
         .await;
     let code = code_for(&app, &client, "a1830000", &[]).await;
-    let r = token_request(
-        &app,
-        &other,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
+    let r = code_request(&app, &other, &code).await;
     assert_eq!(
         json(r).await["error"],
         "invalid_grant",
@@ -289,16 +280,7 @@ async fn an_expired_code_is_refused() {
     let client = app.register_client(|_| {}).await;
     let code = code_for(&app, &client, "a1830000", &[]).await;
     app.clock.advance(61);
-    let r = token_request(
-        &app,
-        &client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
+    let r = code_request(&app, &client, &code).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(json(r).await["error"], "invalid_grant");
 }
@@ -401,19 +383,7 @@ async fn an_id_token_is_not_accepted_as_an_access_token() {
         .register_client(|c| c.id_token_alg = Some("ES256".into()))
         .await;
     let code = code_for(&app, &client, "a1830000", &[]).await;
-    let body = json(
-        token_request(
-            &app,
-            &client,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let body = json(code_request(&app, &client, &code).await).await;
     let id_token = body["id_token"].as_str().expect("id token");
     let r = app
         .http

@@ -131,19 +131,11 @@ async fn an_online_reissue_sets_the_password_and_ends_every_session_and_token() 
         .sign_in_through(&authorize_url(&app, &client.id, &[]), "a1830000", PASSWORD)
         .await;
     let code = query_param(&back, "code").expect("code");
-    let tokens: serde_json::Value = token_request(
-        &app,
-        &client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await
-    .json()
-    .await
-    .expect("tokens");
+    let tokens: serde_json::Value = code_request(&app, &client, &code)
+        .await
+        .json()
+        .await
+        .expect("tokens");
     let access = tokens["access_token"].as_str().expect("access token");
     let userinfo = |token: String| {
         let http = app.http.clone();

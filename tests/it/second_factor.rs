@@ -26,16 +26,7 @@ pub(crate) async fn redeem(
     redirect: &str,
 ) -> serde_json::Value {
     let code = query_param(redirect, "code").unwrap_or_else(|| panic!("no code in {redirect}"));
-    let r = token_request(
-        app,
-        client,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
+    let r = code_request(app, client, &code).await;
     assert_eq!(r.status(), StatusCode::OK);
     r.json().await.expect("token json")
 }

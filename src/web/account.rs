@@ -107,8 +107,9 @@ pub async fn get_account(
 }
 
 #[derive(Deserialize)]
+/// A form that carries nothing but the CSRF token (a button).
 pub struct CsrfForm {
-    csrf: String,
+    pub csrf: String,
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::services::developer_apps::{self, AppError, AppForm};
 use crate::startup::AppState;
+use crate::web::account::CsrfForm;
 use crate::web::account::granted;
 use crate::web::cookies;
 use crate::web::errors::PageError;
@@ -90,11 +91,6 @@ impl AppFormInput {
             public: self.client_type.as_deref() == Some("public"),
         }
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::services::logout::{self, LogoutOutcome, LogoutParams, Via};
 use crate::startup::AppState;
+use crate::web::account::CsrfForm;
 use crate::web::account::granted;
 use crate::web::cookies;
 use crate::web::errors::PageError;
@@ -125,11 +126,6 @@ fn signed_out() -> HttpResponse {
 
 fn clear_session_cookie(response: &mut HttpResponse, secure: bool) {
     let _ = response.add_cookie(&cookies::session_cookie(String::new(), secure, 0));
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 /// Ends every session of the signed-in person, this one included; each relying party they

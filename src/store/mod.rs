@@ -81,9 +81,13 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
         let mut conn = match &self.url {
-            DatabaseUrl::Postgres(url) => DbConnection::Postgresql(
-                diesel::PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?,
-            ),
+            DatabaseUrl::Postgres(url) => {
+                openssl_without_exit_handlers();
+                DbConnection::Postgresql(
+                    diesel::PgConnection::establish(&without_gss_probe(url))
+                        .map_err(r2d2::Error::ConnectionError)?,
+                )
+            }
             DatabaseUrl::Sqlite(path) => DbConnection::Sqlite(
                 diesel::SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(r2d2::Error::ConnectionError)?,
@@ -112,6 +116,37 @@ impl ManageConnection for Manager {
     }
 }
 
+/// libpq speaks TLS through the system's OpenSSL, which by default registers an `atexit`
+/// handler that frees its global tables (providers, algorithm names, ex-data) when the
+/// process exits. Any thread still inside a TLS handshake at that moment (an r2d2 refill
+/// thread, a test's server on its way down, a worker connecting while `serve` returns)
+/// then reads freed memory: SIGSEGV in `EVP_KDF_fetch`/`OPENSSL_LH_retrieve` while the
+/// main thread is in `OPENSSL_cleanup` (issue #11). OpenSSL decides this on its first
+/// initialisation only, so before libpq's first connection we initialise it the way
+/// rust-openssl does, with `OPENSSL_INIT_NO_ATEXIT`: its state then lives until the
+/// kernel reclaims the process, and no exit path depends on which threads are still
+/// connecting. Nothing else in this binary uses OpenSSL (rustls and aws-lc do the rest).
+fn openssl_without_exit_handlers() {
+    openssl_sys::init();
+}
+
+/// libpq's default `gssencmode=prefer` asks Kerberos for a credential cache before every
+/// connection, even to a server that has never heard of GSSAPI. Kerberos tears its
+/// thread-local keys down in a library destructor at exit, and a thread still connecting
+/// then aborts (`krb5int_getspecific: Assertion ... failed`), the same race as OpenSSL's.
+/// So the probe is off unless the operator's URL names `gssencmode` (a site that really
+/// uses GSSAPI says so, and keeps libpq's behaviour).
+fn without_gss_probe(url: &str) -> String {
+    let names_it = url::Url::parse(url)
+        .map(|u| u.query_pairs().any(|(k, _)| k == "gssencmode"))
+        .unwrap_or(true);
+    if names_it {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}gssencmode=disable")
+}
+
 /// The connection pool; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -125,9 +160,9 @@ impl Db {
         Self::connect_with(url, pool_size, 1)
     }
 
-    /// For a short-lived command: one connection, and none ever opened in the background.
-    /// r2d2 refills its idle connections on a thread of its own; a process that exits while
-    /// that thread is inside libpq's TLS handshake crashes in OpenSSL's exit handlers.
+    /// For a short-lived command: one connection, and none opened in the background (a
+    /// command needs no more; see `openssl_without_exit_handlers` for why an exit during a
+    /// background connect is safe all the same).
     pub fn connect_for_command(url: &DatabaseUrl) -> Result<Db, String> {
         Self::connect_with(url, 1, 0)
     }
@@ -259,4 +294,27 @@ pub(crate) fn from_json_list(raw: &str) -> Vec<String> {
         tracing::error!(error = %e, "corrupt JSON list column");
         Vec::new()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_gss_probe;
+
+    #[test]
+    fn the_gss_probe_is_off_unless_the_url_names_it() {
+        assert_eq!(
+            without_gss_probe("postgres://u@h/db"),
+            "postgres://u@h/db?gssencmode=disable"
+        );
+        assert_eq!(
+            without_gss_probe("postgres://u@h/db?sslmode=require"),
+            "postgres://u@h/db?sslmode=require&gssencmode=disable"
+        );
+        for kept in [
+            "postgres://u@h/db?gssencmode=require",
+            "postgresql://u@h/db?sslmode=require&gssencmode=prefer",
+        ] {
+            assert_eq!(without_gss_probe(kept), kept);
+        }
+    }
 }

@@ -100,12 +100,16 @@ fn cores() -> usize {
         .unwrap_or(2)
 }
 
+/// How long a stopping server gives the requests it already accepted to finish.
+const SHUTDOWN_GRACE_SECS: u64 = 10;
+
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
-    /// Stopped with the server, so a stopped server sends nothing more.
-    backchannel_worker: tokio::task::JoinHandle<()>,
+    /// Key reloads, sweeps, lifecycle passes and the back-channel logout worker: stopped
+    /// with the server, so a stopped server sends and writes nothing more.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -168,29 +172,34 @@ impl Application {
             backchannel: Arc::new(Wakeup::default()),
         });
         let app_state = state.clone();
+        let https = state.cfg.secure_cookies;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(routes::middleware::strict_transport(https))
                 .app_data(app_state.clone())
                 .configure(routes::routes::configure)
         })
         .workers(workers)
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .listen(listener)
         .map_err(|e| ConfigError::new("listen", e))?
         .run();
-        tokio::spawn(reload_keys(state.clone()));
-        tokio::spawn(sweep_expired(state.clone()));
+        let mut background = vec![
+            tokio::spawn(reload_keys(state.clone())),
+            tokio::spawn(sweep_expired(state.clone())),
+            tokio::spawn(backchannel_logout::run(
+                state.clone().into_inner(),
+                state.backchannel.clone(),
+            )),
+        ];
         if state.settings.lifecycle.interval_secs > 0 {
-            tokio::spawn(lifecycle_passes(state.clone()));
+            background.push(tokio::spawn(lifecycle_passes(state.clone())));
         }
-        let backchannel_worker = tokio::spawn(backchannel_logout::run(
-            state.clone().into_inner(),
-            state.backchannel.clone(),
-        ));
         Ok(Application {
             port,
             server,
             state,
-            backchannel_worker,
+            background,
         })
     }
 
@@ -207,9 +216,28 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped (SIGTERM or SIGINT, or [`Self::handle`]): the listener closes
+    /// first, accepted requests get up to `SHUTDOWN_GRACE_SECS` to finish, then the
+    /// background work stops and this application's handle on the database pool is
+    /// dropped; the pool closes its connections once no other holder remains (in `serve`,
+    /// none does). A back-channel delivery cut short stays leased in the outbox and is
+    /// retried by the next server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.backchannel_worker.abort();
+        let Application {
+            server,
+            state,
+            background,
+            ..
+        } = self;
+        let result = server.await;
+        for task in &background {
+            task.abort();
+        }
+        for task in background {
+            // A task ends as cancelled here; one that had panicked was logged then.
+            let _ = task.await;
+        }
+        drop(state);
         result
     }
 }

@@ -146,6 +146,8 @@ fn serve(ctx: Context) -> Result<(), CliError> {
         tracing::info!(issuer = %ctx.cfg.issuer, port = app.port(), "uec-idp listening");
         app.run_until_stopped()
             .await
-            .map_err(|e| CliError::Failed(format!("server stopped: {e}")))
+            .map_err(|e| CliError::Failed(format!("server stopped: {e}")))?;
+        tracing::info!("uec-idp stopped");
+        Ok(())
     })
 }

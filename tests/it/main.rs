@@ -21,6 +21,7 @@ mod refresh_tokens;
 mod reissue;
 mod schema;
 mod second_factor;
+mod shutdown;
 mod smtp_sink;
 mod soft_authenticator;
 mod token_status;

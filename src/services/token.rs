@@ -266,7 +266,15 @@ fn redeem_code(
     match grants::consume_code(conn, &secrets::hash_token(code), now)? {
         Redemption::Unknown => invalid("the code is invalid"),
         Redemption::Expired => Ok(Err(OAuthError::invalid_grant("the code has expired"))),
-        Redemption::AlreadyUsed { grant_id } => {
+        Redemption::AlreadyUsed {
+            grant_id,
+            client_id,
+        } => {
+            // Another client holding a leaked used code must not be able to end the
+            // rightful client's grant with it: refuse, and change nothing.
+            if client_id != client.id {
+                return invalid("the code was issued to another client");
+            }
             // RFC 6749 §4.1.2: a code used twice may have been stolen; end what it issued.
             grants::revoke_grant(conn, &grant_id, now)?;
             audit::record(

@@ -131,6 +131,8 @@ pub enum Redemption {
     /// The code had been used before: a replay (the caller revokes the grant).
     AlreadyUsed {
         grant_id: String,
+        /// The client the code was issued to: only it may end the grant by a replay.
+        client_id: String,
     },
     /// This call consumed the code, but it had expired.
     Expired,
@@ -156,8 +158,9 @@ pub fn consume_code(conn: &mut DbConnection, code_hash: &str, now: i64) -> Store
         .optional()?;
     Ok(match (consumed, row) {
         (_, None) => Redemption::Unknown,
-        (0, Some((code, _))) => Redemption::AlreadyUsed {
+        (0, Some((code, grant))) => Redemption::AlreadyUsed {
             grant_id: code.grant_id,
+            client_id: grant.client_id,
         },
         (_, Some((code, _))) if now >= code.expires_at => Redemption::Expired,
         (_, Some((code, grant))) => Redemption::Redeemed {

@@ -89,6 +89,40 @@ async fn protocol_errors_are_redirected_to_the_registered_uri_with_state() {
 }
 
 #[tokio::test]
+async fn another_client_with_a_leaked_used_code_cannot_end_the_rightful_grant() {
+    let app = spawn_app().await;
+    app.create_account("a1830000", "student").await;
+    let rightful = app.register_client(|_| {}).await;
+    let other = app.register_client(|_| {}).await;
+    let code = code_for(&app, &rightful, "a1830000", &[]).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+    ];
+    let first = json(token_request(&app, &rightful, &form).await).await;
+    let access = first["access_token"].as_str().expect("access token");
+
+    // The used code leaks (a log, a Referer) to another registered client.
+    let stolen = token_request(&app, &other, &form).await;
+    assert_eq!(stolen.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json(stolen).await["error"], "invalid_grant");
+
+    let r = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "another client's replay leaves the rightful client's tokens alone"
+    );
+}
+
+#[tokio::test]
 async fn a_replayed_code_is_refused_and_revokes_what_it_issued() {
     let app = spawn_app().await;
     app.create_account("a1830000", "student").await;

@@ -8,6 +8,7 @@
 //! without `offline_access`, the end of the browser session the grant was made in.
 
 use crate::config::TokenSettings;
+use crate::domain::access;
 use crate::domain::account::Account;
 use crate::domain::client::{ClientAuthMethod, RelyingParty};
 use crate::oidc::error::{OAuthError, OAuthErrorCode};
@@ -86,6 +87,13 @@ pub fn rotate(
     let Some(account) = account else {
         return invalid("the account can no longer sign in");
     };
+    // The relying party's access rules hold for every token, not only the first: an
+    // account that has since become restricted (or changed affiliation) gets no more
+    // tokens from a refresh than from a sign-in. Rolled back: the token works again once
+    // the account is admitted.
+    if access::admits(client, &account, now).is_err() {
+        return invalid("the account does not meet this application's access rules");
+    }
     let refresh_token = secrets::new_token();
     grants::insert_refresh_token(
         conn,

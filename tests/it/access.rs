@@ -10,8 +10,8 @@ use uec_idp::services::compliance;
 use uec_idp::store::schema::grants;
 
 use crate::helpers::{
-    CAMPUS_IP, PASSWORD, REDIRECT, TestApp, TestClient, authorize_url, exchange_code, field,
-    query_param, spawn_app_with, userinfo_json,
+    CAMPUS_IP, OFFLINE_SCOPE, PASSWORD, REDIRECT, TestApp, TestClient, authorize_url,
+    exchange_code, field, query_param, refresh_request, spawn_app_with, tokens_for, userinfo_json,
 };
 
 const DAY: i64 = 86_400;
@@ -149,6 +149,41 @@ async fn a_restricted_account_is_refused_only_by_a_compliance_gated_relying_part
     assert!(page.contains("Your account is admitted now"));
     let (_, to) = app.authorize(&authorize_url(&app, &gated.id, &[])).await;
     assert!(query_param(&to, "code").is_some(), "admitted now: {to}");
+}
+
+#[tokio::test]
+async fn a_refresh_token_stops_working_when_the_account_falls_outside_the_access_rules() {
+    let app = spawn_app_with(|s| {
+        s.passwords.initial_password_days = 365;
+        s.tokens.refresh_idle_ttl = 200 * DAY;
+        s.tokens.refresh_token_ttl = 200 * DAY;
+    })
+    .await;
+    issue(&app, account("a1830000", "student")).await;
+    let gated = app.register_client(|c| c.requires_compliance = true).await;
+    let plain = app.register_client(|_| {}).await;
+    let gated_tokens = tokens_for(&app, &gated, "a1830000", OFFLINE_SCOPE).await;
+    // The same browser session answers the second app at once (SSO).
+    let (_, back) = app
+        .authorize(&authorize_url(&app, &plain.id, OFFLINE_SCOPE))
+        .await;
+    let code = query_param(&back, "code").expect("code by SSO");
+    let plain_tokens = exchange_code(&app, &plain, &code).await;
+    let token = |t: &serde_json::Value| t["refresh_token"].as_str().expect("rt").to_string();
+
+    // Restricted after 90 days without pledge and INFOSS: the gated app's refresh token
+    // is refused as a sign-in would be; an ordinary app's keeps working.
+    app.clock.advance(91 * DAY);
+    let r = refresh_request(&app, &gated, &token(&gated_tokens)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant");
+    let r = refresh_request(&app, &plain, &token(&plain_tokens)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "an ordinary relying party admits"
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 //! which also ends the client's grants (and so its tokens).
 
 use crate::domain::account::Account;
+use crate::domain::client::Registrar;
 use crate::oidc::authorize::AuthorizationRequest;
 use crate::oidc::error::{OAuthError, OAuthErrorCode};
 use crate::secrets;
@@ -93,11 +94,23 @@ pub fn ask(
 #[derive(Debug)]
 pub struct ConsentView {
     pub client_name: String,
-    /// The owner's name; `None`: registered by the university.
-    pub owner: Option<String>,
+    /// Who registered the app: the page must not vouch for what the university did not.
+    pub registrant: Registrant,
     /// The requested scopes, in the order of `SUPPORTED_SCOPES`.
     pub scopes: Vec<String>,
     pub account_id: String,
+}
+
+/// Who stands behind an app, as the consent page says it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Registrant {
+    /// The ITC, with `uec-idp client register`.
+    University,
+    /// A faculty or staff member at `/developer` (their name).
+    Person(String),
+    /// Anyone holding an initial access token (RFC 7591): nobody at the university
+    /// reviewed it.
+    Unreviewed,
 }
 
 /// The live consent flow and its request, if `flow_id` belongs to this browser's session.
@@ -149,15 +162,16 @@ pub async fn view(
             let Some(client) = clients::find_client(conn, &request.client_id)? else {
                 return Ok(None);
             };
-            let owner = match client.owner_account_id.as_deref() {
-                Some(id) => Some(
+            let registrant = match (client.registered_by, client.owner_account_id.as_deref()) {
+                (Registrar::Operator, _) => Registrant::University,
+                (Registrar::Developer, Some(id)) => Registrant::Person(
                     accounts::find_account(conn, id)?.map_or_else(|| id.to_string(), |a| a.name),
                 ),
-                None => None,
+                (Registrar::Developer, None) | (Registrar::Dynamic, _) => Registrant::Unreviewed,
             };
             Ok::<_, ServiceError>(Some(ConsentView {
                 client_name: client.name,
-                owner,
+                registrant,
                 scopes: request.scope.split(' ').map(str::to_string).collect(),
                 account_id: account.id.to_string(),
             }))

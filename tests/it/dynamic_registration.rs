@@ -509,6 +509,12 @@ async fn the_openidconnect_client_registers_itself_and_signs_in_after_consent() 
     let ask = app
         .sign_in_through(url.as_str(), "a1830000", PASSWORD)
         .await;
+    let page = app.at(CAMPUS_IP).page(&ask).await;
+    assert!(
+        page.contains("not reviewed by the university") && page.contains("大学は確認していません"),
+        "a dynamically registered app is not vouched for"
+    );
+    assert!(!page.contains("Registered by the university"));
     let back = answer_consent(&app, &ask, "allow").await;
     let code = query_param(&back, "code").expect("code after consent");
     let tokens = rp

@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 
 use super::layout::layout;
-use crate::services::consent::ConsentView;
+use crate::services::consent::{ConsentView, Registrant};
 use crate::store::consents::ConsentListing;
 
 /// What a scope releases, in English and Japanese.
@@ -33,9 +33,10 @@ pub fn consent_page(v: &ConsentView, flow_id: &str, csrf: &str) -> Markup {
         html! {
             h1 { (v.client_name) " wants to use your UEC account / UECアカウントの利用許可" }
             p.owner {
-                @match &v.owner {
-                    Some(owner) => { "Registered by " strong { (owner) } ", not by the university. / 登録者: " (owner) "(大学の公式システムではありません)" }
-                    None => { "Registered by the university. / 大学が登録したアプリです。" }
+                @match &v.registrant {
+                    Registrant::Person(owner) => { "Registered by " strong { (owner) } ", not by the university. / 登録者: " (owner) "(大学の公式システムではありません)" }
+                    Registrant::Unreviewed => { "Registered by its developer through automatic registration; not reviewed by the university. / 開発者が自動登録したアプリです。大学は確認していません。" }
+                    Registrant::University => { "Registered by the university. / 大学が登録したアプリです。" }
                 }
             }
             p { "Signed in as " strong { (v.account_id) } ". If you allow it, " (v.client_name) " receives: / 許可すると、次の情報が " (v.client_name) " に渡されます:" }
@@ -117,7 +118,7 @@ mod tests {
     fn the_page_lists_what_each_scope_releases_and_escapes_names() {
         let view = ConsentView {
             client_name: "<Quiz>".into(),
-            owner: Some("Prof. X".into()),
+            registrant: Registrant::Person("Prof. X".into()),
             scopes: vec!["openid".into(), "email".into()],
             account_id: "a1830000".into(),
         };

@@ -102,7 +102,8 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<VerifiedProof, Pro
         return Err(invalid("the DPoP proof htu does not match the request URL"));
     }
     let iat = claims.iat.ok_or(invalid("the DPoP proof has no iat"))?;
-    if (iat - expected.now).abs() > expected.max_skew {
+    // abs_diff: a hostile iat near i64::MIN or MAX must not overflow the subtraction.
+    if iat.abs_diff(expected.now) > expected.max_skew.unsigned_abs() {
         return Err(invalid("the DPoP proof is too old or from the future"));
     }
     if let Some(token) = expected.access_token
@@ -203,6 +204,16 @@ mod tests {
         let ath = access_token_hash("tok");
         let good = key.proof("POST", "https://idp.example/token", 1000, Some(&ath), None);
         assert!(verify(&good, &resource).is_ok());
+    }
+
+    #[test]
+    fn an_extreme_iat_is_refused_without_overflow() {
+        // `(iat - now).abs()` overflowed (a panic in debug builds) for these.
+        let key = TestKey::generate();
+        for iat in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let proof = key.proof("POST", "https://idp.example/token", iat, None, None);
+            assert!(verify(&proof, &expected(1000)).is_err(), "iat {iat}");
+        }
     }
 
     #[test]

@@ -223,10 +223,11 @@ pub fn is_loopback_host(url: &Url) -> bool {
     }
 }
 
-#[cfg(test)]
 impl RelyingParty {
     /// A confidential campus system with one redirect URI and nothing else set, for unit
-    /// tests to adjust with struct-update syntax.
+    /// tests (and the parser fuzzing in `benches/fuzz.rs`) to adjust with struct-update
+    /// syntax.
+    #[doc(hidden)]
     pub fn for_tests(id: &str, redirect_uri: &str) -> RelyingParty {
         RelyingParty {
             id: id.into(),

@@ -106,7 +106,7 @@ pub struct Registration {
 }
 
 /// The metadata of a request, in the form every way of registering shares.
-fn new_client(m: &ClientMetadata) -> Result<NewClient, MetadataError> {
+pub fn new_client(m: &ClientMetadata) -> Result<NewClient, MetadataError> {
     m.check_flows()?;
     // RFC 7591 makes client_name optional; the consent page needs something to show, and
     // the redirect URI's host is what the person can check.

@@ -217,6 +217,33 @@ async fn an_expired_initial_password_cannot_sign_in() {
 }
 
 #[tokio::test]
+async fn an_https_issuer_sends_strict_transport_security_and_an_http_one_does_not() {
+    let plain = spawn_app().await;
+    let r = plain
+        .http
+        .get(plain.url("/login?flow=x"))
+        .send()
+        .await
+        .expect("page");
+    assert!(!r.headers().contains_key("strict-transport-security"));
+    let tls = spawn_app_with(|s| s.issuer = "https://idp.uec.example".into()).await;
+    for path in [
+        "/login?flow=x",
+        "/healthz",
+        "/.well-known/openid-configuration",
+    ] {
+        let r = tls.http.get(tls.url(path)).send().await.expect("page");
+        assert_eq!(
+            r.headers()
+                .get("strict-transport-security")
+                .and_then(|v| v.to_str().ok()),
+            Some("max-age=31536000"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn pages_carry_security_headers_and_health_reports_the_database() {
     let app = spawn_app().await;
     let r = app

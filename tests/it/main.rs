@@ -21,6 +21,7 @@ mod refresh_tokens;
 mod reissue;
 mod schema;
 mod second_factor;
+mod secrets_at_rest;
 mod shutdown;
 mod smtp_sink;
 mod soft_authenticator;

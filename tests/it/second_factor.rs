@@ -84,7 +84,7 @@ pub(crate) async fn sign_in_on_campus<'a>(app: &'a TestApp, account: &str) -> Lo
 }
 
 /// Sets up an authenticator app from the account page; returns its secret.
-async fn set_up_totp(campus: &Located<'_>) -> Vec<u8> {
+pub(crate) async fn set_up_totp(campus: &Located<'_>) -> Vec<u8> {
     let account_page = campus.page("/account").await;
     let r = campus
         .post_form("/account/totp/setup", &account_page, &[])

@@ -95,28 +95,14 @@ async fn another_client_with_a_leaked_used_code_cannot_end_the_rightful_grant() 
     let rightful = app.register_client(|_| {}).await;
     let other = app.register_client(|_| {}).await;
     let code = code_for(&app, &rightful, "a1830000", &[]).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-    ];
-    let first = json(token_request(&app, &rightful, &form).await).await;
-    let access = first["access_token"].as_str().expect("access token");
+    let access = field(&exchange_code(&app, &rightful, &code).await, "access_token");
 
     // The used code leaks (a log, a Referer) to another registered client.
-    let stolen = token_request(&app, &other, &form).await;
+    let stolen = code_request(&app, &other, &code).await;
     assert_eq!(stolen.status(), StatusCode::BAD_REQUEST);
     assert_eq!(json(stolen).await["error"], "invalid_grant");
-
-    let r = app
-        .http
-        .get(app.url("/userinfo"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .expect("userinfo");
     assert_eq!(
-        r.status(),
+        userinfo_status(&app, &access).await,
         StatusCode::OK,
         "another client's replay leaves the rightful client's tokens alone"
     );

@@ -6,6 +6,7 @@ mod backchannel_logout;
 mod consent;
 mod developer_portal;
 mod discovery;
+mod flow_binding;
 mod dpop;
 mod dynamic_registration;
 mod helpers;

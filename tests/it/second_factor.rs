@@ -56,7 +56,7 @@ pub(crate) async fn password_step(who: &Located<'_>, authorize: &str, account: &
 }
 
 /// Submits `code` on the second-factor page at `path`.
-async fn submit_code(who: &Located<'_>, path: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn submit_code(who: &Located<'_>, path: &str, code: &str) -> reqwest::Response {
     let page = who.page(path).await;
     let flow = hidden_field(&page, "flow");
     who.post_form(
@@ -84,7 +84,7 @@ pub(crate) async fn sign_in_on_campus<'a>(app: &'a TestApp, account: &str) -> Lo
 }
 
 /// Sets up an authenticator app from the account page; returns its secret.
-async fn set_up_totp(campus: &Located<'_>) -> Vec<u8> {
+pub(crate) async fn set_up_totp(campus: &Located<'_>) -> Vec<u8> {
     let account_page = campus.page("/account").await;
     let r = campus
         .post_form("/account/totp/setup", &account_page, &[])

@@ -125,8 +125,12 @@ pub async fn send_sign_in_code(
 }
 
 /// Sends another code for a flow waiting for its second factor ("send me a code").
-pub async fn resend(state: &AppState, flow_id: String) -> Result<Option<Entry>, ServiceError> {
-    let Some((_, account, methods)) = waiting_flow(state, flow_id).await? else {
+pub async fn resend(
+    state: &AppState,
+    flow_id: String,
+    binding: Option<String>,
+) -> Result<Option<Entry>, ServiceError> {
+    let Some((_, account, methods)) = waiting_flow(state, flow_id, binding).await? else {
         return Ok(None);
     };
     match code_destination(&account, &methods) {
@@ -135,16 +139,21 @@ pub async fn resend(state: &AppState, flow_id: String) -> Result<Option<Entry>, 
     }
 }
 
-/// A flow in the second-factor stage, with its account and methods.
+/// A flow of this browser (flow-binding cookie `binding`) in the second-factor stage,
+/// with its account and methods.
 pub async fn waiting_flow(
     state: &AppState,
     flow_id: String,
+    binding: Option<String>,
 ) -> Result<Option<(LoginFlow, Account, Methods)>, ServiceError> {
+    let Some(browser_hash) = binding.as_deref().map(secrets::hash_token) else {
+        return Ok(None);
+    };
     let now = state.clock.now();
     state
         .db
         .run(move |conn| {
-            let Some(flow) = login_flows::find_flow(conn, &flow_id, now)? else {
+            let Some(flow) = login_flows::find_flow(conn, &flow_id, &browser_hash, now)? else {
                 return Ok(None);
             };
             let Some(account_id) = flow
@@ -173,14 +182,29 @@ pub enum CodeOutcome {
     FlowExpired,
 }
 
+/// What a browser sends with a second-factor code.
+pub struct CodeAttempt {
+    pub flow_id: String,
+    pub code: String,
+    pub ip: IpAddr,
+    /// Its session cookie: replaced at a sign-in; at a step-up, the session to raise.
+    pub previous_session: Option<String>,
+    /// Its flow-binding cookie.
+    pub binding: Option<String>,
+}
+
 pub async fn submit_code(
     state: &AppState,
-    flow_id: String,
-    code: String,
-    ip: IpAddr,
-    previous_session: Option<String>,
+    attempt: CodeAttempt,
 ) -> Result<CodeOutcome, ServiceError> {
-    let Some((flow, account, _)) = waiting_flow(state, flow_id).await? else {
+    let CodeAttempt {
+        flow_id,
+        code,
+        ip,
+        previous_session,
+        binding,
+    } = attempt;
+    let Some((flow, account, _)) = waiting_flow(state, flow_id, binding).await? else {
         return Ok(CodeOutcome::FlowExpired);
     };
     let now = state.clock.now();

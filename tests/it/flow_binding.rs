@@ -11,8 +11,7 @@ use uec_idp::domain::second_factor::totp;
 
 use crate::helpers::*;
 use crate::second_factor::{
-    MFA, amr, id_token_claims, password_step, redeem, set_up_totp, sign_in_on_campus,
-    submit_code,
+    MFA, amr, id_token_claims, password_step, redeem, set_up_totp, sign_in_on_campus, submit_code,
 };
 
 const VICTIM: &str = "a1830000";
@@ -38,10 +37,11 @@ fn browser<'a>(app: &'a TestApp, jar: &Arc<Jar>, ip: &str) -> Located<'a> {
 fn session_in(app: &TestApp, jar: &Jar) -> Option<String> {
     let url = url::Url::parse(&app.base).expect("base url");
     let header = jar.cookies(&url)?;
-    header.to_str().ok()?.split("; ").find_map(|pair| {
-        pair.strip_prefix("uec_idp_session=")
-            .map(str::to_string)
-    })
+    header
+        .to_str()
+        .ok()?
+        .split("; ")
+        .find_map(|pair| pair.strip_prefix("uec_idp_session=").map(str::to_string))
 }
 
 /// A fresh jar holding only `session` as the session cookie (a copied cookie).
@@ -91,7 +91,10 @@ async fn own_csrf_page(who: &Located<'_>) -> String {
 async fn assert_expired(r: reqwest::Response, what: &str) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{what}");
     let body = r.text().await.expect("body");
-    assert!(body.contains(EXPIRED), "{what}: the expired answer, got {body}");
+    assert!(
+        body.contains(EXPIRED),
+        "{what}: the expired answer, got {body}"
+    );
 }
 
 fn flow_of(path: &str) -> String {
@@ -175,7 +178,11 @@ async fn a_stolen_password_only_cookie_cannot_be_raised_with_the_thiefs_own_fact
     let step_up = location(&r);
     app.clock.advance(31);
     let r = submit_code(&thief, &step_up, &totp::code_at(&secret, app.clock.now())).await;
-    assert_ne!(r.status(), StatusCode::SEE_OTHER, "the thief's code is wrong here");
+    assert_ne!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the thief's code is wrong here"
+    );
     let r = get(&victim_off, "/account").await;
     assert!(location(&r).starts_with("/login/second-factor?flow="));
 }
@@ -244,7 +251,13 @@ async fn a_leaked_flow_handle_is_worthless_in_another_browser() {
     )
     .await;
     assert_expired(r, "POST code in B").await;
-    let r = post(&b, "/login/second-factor/email", &b_page, &[("flow", &flow)]).await;
+    let r = post(
+        &b,
+        "/login/second-factor/email",
+        &b_page,
+        &[("flow", &flow)],
+    )
+    .await;
     assert_expired(r, "resend in B").await;
     let csrf = hidden_field(&b_page, "csrf");
     for path in ["/login/passkey/begin", "/login/passkey/finish"] {
@@ -259,10 +272,18 @@ async fn a_leaked_flow_handle_is_worthless_in_another_browser() {
         let body = r.text().await.expect("body");
         assert!(body.contains(EXPIRED), "{path} in B: {body}");
     }
-    assert_eq!(location(&get(&b, "/account").await), "/login", "B signed nobody in");
+    assert_eq!(
+        location(&get(&b, "/account").await),
+        "/login",
+        "B signed nobody in"
+    );
     // The flow is still A's: A finishes it with the code B could not use.
     let r = submit_code(&a, &second, &code).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "A's own flow still works");
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "A's own flow still works"
+    );
 
     // A consent question opened in A (on campus) is nothing in B.
     let a_campus = app.stranger_at(CAMPUS_IP);
@@ -294,13 +315,21 @@ async fn login_refuses_a_flow_past_its_password_stage() {
     let second = password_step(&off, &authorize_url(&app, &client.id, &[]), VICTIM).await;
     let flow = flow_of(&second);
     let login = format!("/login?flow={flow}");
-    assert_expired(get(&off, &login).await, "GET /login on a second-factor flow").await;
+    assert_expired(
+        get(&off, &login).await,
+        "GET /login on a second-factor flow",
+    )
+    .await;
     let page = own_csrf_page(&off).await;
     let r = post(
         &off,
         "/login",
         &page,
-        &[("flow", &flow), ("username", VICTIM), ("password", PASSWORD)],
+        &[
+            ("flow", &flow),
+            ("username", VICTIM),
+            ("password", PASSWORD),
+        ],
     )
     .await;
     assert_expired(r, "POST /login on a second-factor flow").await;
@@ -333,7 +362,11 @@ async fn a_flow_cannot_switch_to_another_account() {
         ],
     )
     .await;
-    assert_ne!(r.status(), StatusCode::SEE_OTHER, "no switch to another account");
+    assert_ne!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "no switch to another account"
+    );
     app.clock.advance(31);
     let r = submit_code(&off, &second, &totp::code_at(&secret, app.clock.now())).await;
     assert_ne!(
@@ -370,13 +403,20 @@ async fn the_session_cookie_changes_on_sign_in_and_on_step_up() {
     let second = session_in(&app, &app.jar).expect("a session");
     assert_ne!(first, second, "a new session id at sign-in");
     let old = browser(&app, &jar_with_session(&app, &first), CAMPUS_IP);
-    assert_eq!(location(&get(&old, "/account").await), "/login", "old value dead");
+    assert_eq!(
+        location(&get(&old, "/account").await),
+        "/login",
+        "old value dead"
+    );
 
     // A step-up off campus: a new value again, the old one ends.
     app.clock.advance(31);
     let off = app.at(OFF_CAMPUS_IP);
     let (_, step_up) = off.authorize(&authorize_url(&app, &client.id, &[])).await;
-    assert!(step_up.starts_with("/login/second-factor?flow="), "{step_up}");
+    assert!(
+        step_up.starts_with("/login/second-factor?flow="),
+        "{step_up}"
+    );
     let r = submit_code(&off, &step_up, &totp::code_at(&secret, app.clock.now())).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let claims = id_token_claims(&redeem(&app, &client, &location(&r)).await);
@@ -384,7 +424,11 @@ async fn the_session_cookie_changes_on_sign_in_and_on_step_up() {
     let third = session_in(&app, &app.jar).expect("a session");
     assert_ne!(second, third, "a new session id at step-up");
     let old = browser(&app, &jar_with_session(&app, &second), CAMPUS_IP);
-    assert_eq!(location(&get(&old, "/account").await), "/login", "old value dead");
+    assert_eq!(
+        location(&get(&old, "/account").await),
+        "/login",
+        "old value dead"
+    );
     // The new value carries the raised session.
     let (_, again) = off.authorize(&authorize_url(&app, &client.id, &[])).await;
     assert!(again.starts_with(REDIRECT), "{again}");
@@ -402,7 +446,9 @@ async fn a_consent_opened_on_campus_and_answered_off_campus_steps_up_first() {
         })
         .await;
     let campus = app.at(CAMPUS_IP);
-    let (_, login) = campus.authorize(&authorize_url(&app, &client.id, &[])).await;
+    let (_, login) = campus
+        .authorize(&authorize_url(&app, &client.id, &[]))
+        .await;
     let r = campus.submit_login(&login, VICTIM, PASSWORD).await;
     let consent = location(&r);
     assert!(consent.starts_with("/consent?flow="), "{consent}");
@@ -423,7 +469,10 @@ async fn a_consent_opened_on_campus_and_answered_off_campus_steps_up_first() {
     let r = submit_code(&off, &next, &code).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let consent = location(&r);
-    assert!(consent.starts_with("/consent?flow="), "asked again: {consent}");
+    assert!(
+        consent.starts_with("/consent?flow="),
+        "asked again: {consent}"
+    );
     let html = off.page(&consent).await;
     let r = post_consent_from(&app, OFF_CAMPUS_IP, &html, "allow").await;
     let back = location(&r);

@@ -333,6 +333,64 @@ async fn login_refuses_a_flow_past_its_password_stage() {
     )
     .await;
     assert_expired(r, "POST /login on a second-factor flow").await;
+    // Nor can the consent page take it: only a consent question is answered there.
+    let r = post(
+        &off,
+        "/consent",
+        &page,
+        &[("flow", &flow), ("decision", "allow")],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "no consent on a sign-in flow"
+    );
+    assert_eq!(
+        get(&off, &format!("/consent?flow={flow}")).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // The flow is untouched by all this: its own second factor still finishes it.
+    let code = latest_code(&app, "victim@example.com");
+    let r = submit_code(&off, &second, &code).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(location(&r).starts_with(REDIRECT), "{}", location(&r));
+}
+
+#[tokio::test]
+async fn two_accounts_racing_for_one_flow_bind_it_to_one_at_most() {
+    let app = spawn_app().await;
+    app.create_account_with_email(VICTIM, "victim@example.com")
+        .await;
+    app.create_account_with_email(ATTACKER, "attacker@example.com")
+        .await;
+    let client = app.register_client(|_| {}).await;
+    for _ in 0..5 {
+        let off = app.stranger_at(OFF_CAMPUS_IP);
+        let (_, login) = off.authorize(&authorize_url(&app, &client.id, &[])).await;
+        let page = off.page(&login).await;
+        let flow = flow_of(&login);
+        let send = |account: &'static str| {
+            let (off, page, flow) = (&off, &page, &flow);
+            async move {
+                let r = post(
+                    off,
+                    "/login",
+                    page,
+                    &[
+                        ("flow", flow),
+                        ("username", account),
+                        ("password", PASSWORD),
+                    ],
+                )
+                .await;
+                r.status() == StatusCode::SEE_OTHER
+            }
+        };
+        let (a, b) = tokio::join!(send(VICTIM), send(ATTACKER));
+        assert!(!(a && b), "one flow was bound to two accounts");
+        assert!(a || b, "one of them goes on");
+    }
 }
 
 #[tokio::test]

@@ -3,8 +3,9 @@
 //! authorization endpoint for a live session, `sign_in::finish` after a sign-in).
 //!
 //! The pending request waits server-side in a login flow of stage `Consent`, bound to the
-//! session that will answer it, so the page's form carries nothing a person could alter
-//! but Allow or Deny. The answer is remembered per scope; `/account/apps` withdraws it,
+//! session that will answer it and to the browser's flow-binding cookie, so the page's form
+//! carries nothing a person could alter but Allow or Deny. Allow is judged where it is
+//! given: a session whose factors no longer meet the policy there is stepped up first. The answer is remembered per scope; `/account/apps` withdraws it,
 //! which also ends the client's grants (and so its tokens).
 
 use crate::domain::account::Account;

@@ -1,5 +1,6 @@
-//! Finishing a sign-in: the one place where a session is created (or raised after a
-//! step-up) and the pending authorization request is answered, whichever factor came last.
+//! Finishing a sign-in: the one place where a session is created (or raised, under a new
+//! id, after a step-up) and the pending authorization request is answered, whichever
+//! factor came last.
 
 use crate::domain::account::Account;
 use crate::domain::authn;

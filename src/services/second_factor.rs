@@ -207,6 +207,12 @@ pub async fn submit_code(
     let Some((flow, account, _)) = waiting_flow(state, flow_id, binding).await? else {
         return Ok(CodeOutcome::FlowExpired);
     };
+    let previous_session_hash = previous_session.map(|s| secrets::hash_token(&s));
+    // Checked again when finishing; here so that a code is not spent on a flow that
+    // cannot finish (a step-up whose session this browser no longer holds).
+    if !sign_in::holds_its_session(&flow, previous_session_hash.as_deref()) {
+        return Ok(CodeOutcome::FlowExpired);
+    }
     let now = state.clock.now();
     let t = state.settings.throttle.clone();
     let throttle_key = format!("second_factor:{}", account.id);
@@ -239,7 +245,7 @@ pub async fn submit_code(
         session_ttl: state.settings.tokens.session_ttl,
         code_ttl: state.settings.tokens.code_ttl,
         issuer: state.cfg.issuer.clone(),
-        previous_session_hash: previous_session.map(|s| secrets::hash_token(&s)),
+        previous_session_hash,
         ip: ip.to_string(),
     };
     state

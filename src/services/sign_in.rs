@@ -44,6 +44,15 @@ pub struct FinishContext {
     pub ip: String,
 }
 
+/// Whether a browser presenting the session `presented_hash` may finish `flow`: any browser
+/// for a sign-in, only the one still holding the stepped-up session for a step-up.
+pub fn holds_its_session(flow: &LoginFlow, presented_hash: Option<&str>) -> bool {
+    match &flow.session_hash {
+        Some(hash) => presented_hash.is_some_and(|p| secrets::constant_time_eq(p, hash)),
+        None => true,
+    }
+}
+
 /// Ends `flow` with a signed-in browser. Call inside a write transaction, with a flow
 /// found for this browser (`login_flows::find_flow`). `None` when the flow was already
 /// finished by a concurrent request (each flow signs in at most once), when `account` is
@@ -64,14 +73,8 @@ pub fn finish(
     {
         return Ok(None);
     }
-    if let Some(hash) = &flow.session_hash {
-        let same_session = ctx
-            .previous_session_hash
-            .as_deref()
-            .is_some_and(|presented| secrets::constant_time_eq(presented, hash));
-        if !same_session {
-            return Ok(None);
-        }
+    if !holds_its_session(flow, ctx.previous_session_hash.as_deref()) {
+        return Ok(None);
     }
     if !login_flows::take_flow(conn, flow)? {
         return Ok(None);

@@ -53,12 +53,16 @@ enum Decided {
     },
 }
 
+/// Decides an authorization request from the browser holding `session_id` (its session
+/// cookie) and `binding` (its flow-binding cookie: any flow begun here belongs to it).
 pub async fn authorize(
     state: &AppState,
     raw: RawAuthorizeParams,
     session_id: Option<String>,
+    binding: &str,
     zone: Zone,
 ) -> Result<AuthorizeOutcome, ServiceError> {
+    let browser_hash = secrets::hash_token(binding);
     let now = state.clock.now();
     let code_ttl = state.settings.tokens.code_ttl;
     let flow_ttl = state.settings.tokens.login_flow_ttl;
@@ -160,14 +164,11 @@ pub async fn authorize(
                             );
                         }
                         let hash = session_id.as_deref().map(secrets::hash_token);
-                        let path = consent::ask(
-                            conn,
-                            &request,
-                            &account,
-                            &session,
-                            hash.as_deref().unwrap_or_default(),
-                            now,
-                        )?;
+                        let bound = consent::Binding {
+                            session_hash: hash.as_deref().unwrap_or_default(),
+                            browser_hash: &browser_hash,
+                        };
+                        let path = consent::ask(conn, &request, &account, &session, bound, now)?;
                         return Ok(Done(AuthorizeOutcome::Consent(path)));
                     }
                     let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
@@ -184,7 +185,12 @@ pub async fn authorize(
                     );
                 }
                 let session_hash = session_id.as_deref().map(secrets::hash_token);
-                let mut flow = LoginFlow::new(secrets::new_token(), Some(request), now + flow_ttl);
+                let mut flow = LoginFlow::new(
+                    secrets::new_token(),
+                    Some(request),
+                    now + flow_ttl,
+                    browser_hash.clone(),
+                );
                 flow.stage = FlowStage::SecondFactor;
                 flow.account_id = Some(account.id.to_string());
                 flow.amr = session.amr.clone();
@@ -200,7 +206,12 @@ pub async fn authorize(
             if request.prompt == Prompt::None {
                 return refuse(OAuthErrorCode::LoginRequired, "the person is not signed in");
             }
-            let flow = LoginFlow::new(secrets::new_token(), Some(request), now + flow_ttl);
+            let flow = LoginFlow::new(
+                secrets::new_token(),
+                Some(request),
+                now + flow_ttl,
+                browser_hash.clone(),
+            );
             login_flows::insert_flow(conn, &flow, now)?;
             Ok::<_, ServiceError>(Done(AuthorizeOutcome::SignIn { flow_id: flow.id }))
         })

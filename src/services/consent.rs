@@ -3,21 +3,26 @@
 //! authorization endpoint for a live session, `sign_in::finish` after a sign-in).
 //!
 //! The pending request waits server-side in a login flow of stage `Consent`, bound to the
-//! session that will answer it, so the page's form carries nothing a person could alter
-//! but Allow or Deny. The answer is remembered per scope; `/account/apps` withdraws it,
+//! session that will answer it and to the browser's flow-binding cookie, so the page's form
+//! carries nothing a person could alter but Allow or Deny. Allow is judged where it is
+//! given: a session whose factors no longer meet the policy there is stepped up first. The answer is remembered per scope; `/account/apps` withdraws it,
 //! which also ends the client's grants (and so its tokens).
 
 use crate::domain::account::Account;
+use crate::domain::authn;
 use crate::domain::client::Registrar;
+use crate::domain::network_zone::Zone;
 use crate::oidc::authorize::AuthorizationRequest;
 use crate::oidc::error::{OAuthError, OAuthErrorCode};
 use crate::secrets;
 use crate::services::ServiceError;
 use crate::services::authorization::{code_redirect, error_redirect, issue_code};
+use crate::services::second_factor::{self, Entry};
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::consents::{self, ConsentListing};
 use crate::store::login_flows::{self, FlowStage, LoginFlow};
+use crate::store::second_factors::{self, Methods};
 use crate::store::sessions::{self, BrowserSession};
 use crate::store::{DbConnection, StoreError, StoreResult, accounts, clients, grants, write_tx};
 
@@ -67,25 +72,35 @@ fn union(a: &str, b: &str) -> String {
     out.join(" ")
 }
 
-/// Stores the pending request on a consent flow bound to `session_hash`; returns the
-/// local path of the consent page.
+/// What a consent question is bound to: the session that will get the code and the
+/// browser (its flow-binding cookie) that asked.
+#[derive(Clone, Copy)]
+pub struct Binding<'a> {
+    pub session_hash: &'a str,
+    pub browser_hash: &'a str,
+}
+
+/// Stores the pending request on a consent flow bound to the session and the browser;
+/// returns the local path of the consent page. (Consent flows are only ever created here,
+/// new: no flow of another stage becomes one.)
 pub fn ask(
     conn: &mut DbConnection,
     request: &AuthorizationRequest,
     account: &Account,
     session: &BrowserSession,
-    session_hash: &str,
+    bound: Binding<'_>,
     now: i64,
 ) -> StoreResult<String> {
     let mut flow = LoginFlow::new(
         secrets::new_token(),
         Some(request.clone()),
         now + CONSENT_TTL,
+        bound.browser_hash.to_string(),
     );
     flow.stage = FlowStage::Consent;
     flow.account_id = Some(account.id.to_string());
     flow.amr = session.amr.clone();
-    flow.session_hash = Some(session_hash.to_string());
+    flow.session_hash = Some(bound.session_hash.to_string());
     login_flows::insert_flow(conn, &flow, now)?;
     Ok(format!("{PATH}?flow={}", flow.id))
 }
@@ -113,14 +128,24 @@ pub enum Registrant {
     Unreviewed,
 }
 
-/// The live consent flow and its request, if `flow_id` belongs to this browser's session.
+/// What the browser presents with a consent step: its session cookie and its flow-binding
+/// cookie (both raw values).
+pub struct Presented {
+    pub session_cookie: Option<String>,
+    pub binding: Option<String>,
+}
+
+/// The live consent flow and its request, if `flow_id` belongs to this browser and its
+/// session.
 fn own_flow(
     conn: &mut DbConnection,
     flow_id: &str,
     session_cookie: &str,
+    binding: &str,
     now: i64,
 ) -> StoreResult<Option<(LoginFlow, AuthorizationRequest, BrowserSession, Account)>> {
-    let Some(flow) = login_flows::find_consent_flow(conn, flow_id, now)? else {
+    let browser_hash = secrets::hash_token(binding);
+    let Some(flow) = login_flows::find_consent_flow(conn, flow_id, &browser_hash, now)? else {
         return Ok(None);
     };
     let hash = secrets::hash_token(session_cookie);
@@ -147,16 +172,17 @@ fn own_flow(
 pub async fn view(
     state: &AppState,
     flow_id: String,
-    session_cookie: Option<String>,
+    presented: Presented,
 ) -> Result<Option<ConsentView>, ServiceError> {
-    let Some(cookie) = session_cookie else {
+    let (Some(cookie), Some(binding)) = (presented.session_cookie, presented.binding) else {
         return Ok(None);
     };
     let now = state.clock.now();
     state
         .db
         .run(move |conn| {
-            let Some((_, request, _, account)) = own_flow(conn, &flow_id, &cookie, now)? else {
+            let Some((_, request, _, account)) = own_flow(conn, &flow_id, &cookie, &binding, now)?
+            else {
                 return Ok(None);
             };
             let Some(client) = clients::find_client(conn, &request.client_id)? else {
@@ -179,27 +205,55 @@ pub async fn view(
         .await
 }
 
-/// The person's answer; `None` when the flow is gone, already answered or not this
-/// browser's. `Some(location)`: back to the relying party with a code or `access_denied`.
+/// Where the browser goes after answering.
+#[derive(Debug)]
+pub enum Answered {
+    /// Back to the relying party with a code or `access_denied`.
+    Redirect(String),
+    /// "Allow" from where the session's factors no longer satisfy the policy (a question
+    /// opened on campus, answered from off campus): no code; the session is stepped up
+    /// first and the question is asked again once it is raised.
+    StepUp { flow_id: String, entry: Entry },
+}
+
+/// What the answer decided inside its transaction (a step-up still sends its e-mail code).
+enum Decided {
+    Redirect(String),
+    StepUp {
+        flow_id: String,
+        account: Box<Account>,
+        methods: Methods,
+    },
+}
+
+/// The person's answer, from `zone`; `None` when the flow is gone, already answered or not
+/// this browser's.
 pub async fn answer(
     state: &AppState,
     flow_id: String,
-    session_cookie: Option<String>,
+    presented: Presented,
     allow: bool,
     ip: String,
-) -> Result<Option<String>, ServiceError> {
-    let Some(cookie) = session_cookie else {
+    zone: Zone,
+) -> Result<Option<Answered>, ServiceError> {
+    let (Some(cookie), Some(binding)) = (presented.session_cookie, presented.binding) else {
         return Ok(None);
     };
-    let now = state.clock.now();
-    let code_ttl = state.settings.tokens.code_ttl;
-    let issuer = state.cfg.issuer.clone();
-    state
+    let ctx = AnswerContext {
+        allow,
+        ip,
+        zone,
+        issuer: state.cfg.issuer.clone(),
+        code_ttl: state.settings.tokens.code_ttl,
+        flow_ttl: state.settings.tokens.login_flow_ttl,
+        now: state.clock.now(),
+    };
+    let decided = state
         .db
         .run(move |conn| {
             let answer = |conn: &mut DbConnection| {
                 write_tx(conn, |conn| {
-                    answer_in(conn, &flow_id, &cookie, allow, &ip, &issuer, code_ttl, now)
+                    answer_in(conn, &flow_id, &cookie, &binding, &ctx)
                 })
             };
             // Two first answers for one app at once (two tabs) race to insert the consent;
@@ -211,24 +265,43 @@ pub async fn answer(
             }
         })
         .await
-        .map_err(ServiceError::from)
+        .map_err(ServiceError::from)?;
+    Ok(match decided {
+        None => None,
+        Some(Decided::Redirect(location)) => Some(Answered::Redirect(location)),
+        Some(Decided::StepUp {
+            flow_id,
+            account,
+            methods,
+        }) => {
+            let entry = second_factor::enter(state, &account, &methods).await?;
+            Some(Answered::StepUp { flow_id, entry })
+        }
+    })
 }
 
-#[allow(clippy::too_many_arguments)]
+struct AnswerContext {
+    allow: bool,
+    ip: String,
+    zone: Zone,
+    issuer: String,
+    code_ttl: i64,
+    flow_ttl: i64,
+    now: i64,
+}
+
 fn answer_in(
     conn: &mut DbConnection,
     flow_id: &str,
     cookie: &str,
-    allow: bool,
-    ip: &str,
-    issuer: &str,
-    code_ttl: i64,
-    now: i64,
-) -> StoreResult<Option<String>> {
-    let Some((flow, request, session, account)) = own_flow(conn, flow_id, cookie, now)? else {
+    binding: &str,
+    ctx: &AnswerContext,
+) -> StoreResult<Option<Decided>> {
+    let now = ctx.now;
+    let Some((flow, request, session, account)) = own_flow(conn, flow_id, cookie, binding, now)?
+    else {
         return Ok(None);
     };
-    // Each consent flow is answered once, even by concurrent posts.
     if !login_flows::delete_flow(conn, &flow.id)? {
         return Ok(None);
     }
@@ -237,28 +310,56 @@ fn answer_in(
         kind,
         account_id: Some(account.id.as_str()),
         client_id: Some(request.client_id.as_str()),
-        ip: Some(ip.to_string()),
+        ip: Some(ctx.ip.clone()),
         detail: Some(request.scope.clone()),
     };
-    if !allow {
+    if !ctx.allow {
         audit::record(conn, event("consent_denied"))?;
         let error = OAuthError::new(OAuthErrorCode::AccessDenied, "the person did not consent");
-        return Ok(Some(error_redirect(
+        return Ok(Some(Decided::Redirect(error_redirect(
             &request.redirect_uri,
             request.state.as_deref(),
             &error,
-            issuer,
-        )));
+            &ctx.issuer,
+        ))));
+    }
+    // The question may have been opened elsewhere: the policy is the one of where it is
+    // answered, as `/authorize` would apply it now. Nothing is remembered yet.
+    let requires_mfa =
+        clients::find_client(conn, &request.client_id)?.is_some_and(|c| c.require_mfa);
+    if authn::second_factor_required(ctx.zone, &request.acr_values, requires_mfa)
+        && !authn::is_multi_factor(&session.amr)
+    {
+        let mut step_up = LoginFlow::new(
+            secrets::new_token(),
+            Some(request),
+            now + ctx.flow_ttl,
+            secrets::hash_token(binding),
+        );
+        step_up.stage = FlowStage::SecondFactor;
+        step_up.account_id = Some(account.id.to_string());
+        step_up.amr = session.amr.clone();
+        step_up.session_hash = Some(secrets::hash_token(cookie));
+        login_flows::insert_flow(conn, &step_up, now)?;
+        let methods = second_factors::methods(conn, account.id.as_str())?;
+        return Ok(Some(Decided::StepUp {
+            flow_id: step_up.id,
+            account: Box::new(account),
+            methods,
+        }));
     }
     let before = consents::find_scope(conn, account.id.as_str(), &request.client_id)?;
     let scope = union(before.as_deref().unwrap_or(""), &request.scope);
     consents::upsert(conn, account.id.as_str(), &request.client_id, &scope, now)?;
     audit::record(conn, event("consent_granted"))?;
-    let code = issue_code(conn, &request, &session, &account, now, code_ttl)?;
-    Ok(Some(code_redirect(&request, &code, issuer)))
+    let code = issue_code(conn, &request, &session, &account, now, ctx.code_ttl)?;
+    Ok(Some(Decided::Redirect(code_redirect(
+        &request,
+        &code,
+        &ctx.issuer,
+    ))))
 }
 
-/// The apps the person has consented to.
 pub async fn list(
     state: &AppState,
     account_id: String,

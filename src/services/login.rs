@@ -17,7 +17,7 @@ use crate::services::second_factor::{self, Entry};
 use crate::services::sign_in::{self, FinishContext, Finished};
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::login_flows::{self, LoginFlow};
+use crate::store::login_flows::{self, FlowStage, LoginFlow};
 use crate::store::second_factors;
 use crate::store::{accounts, clients, throttle as throttle_store, write_tx};
 
@@ -29,6 +29,8 @@ pub struct PasswordAttempt {
     pub zone: Zone,
     /// The session cookie the browser already had, replaced by the new one.
     pub previous_session: Option<String>,
+    /// The browser's flow-binding cookie: the flow must be this browser's.
+    pub binding: Option<String>,
 }
 
 #[derive(Debug)]
@@ -54,13 +56,15 @@ pub enum Refusal {
     FlowExpired,
 }
 
-/// Opens a sign-in for someone who came to the IdP directly.
-pub async fn start_direct_flow(state: &AppState) -> Result<String, ServiceError> {
+/// Opens a sign-in for someone who came to the IdP directly, bound to the browser whose
+/// flow-binding cookie is `binding`.
+pub async fn start_direct_flow(state: &AppState, binding: &str) -> Result<String, ServiceError> {
     let now = state.clock.now();
     let flow = LoginFlow::new(
         secrets::new_token(),
         None,
         now + state.settings.tokens.login_flow_ttl,
+        secrets::hash_token(binding),
     );
     let id = flow.id.clone();
     state
@@ -70,16 +74,30 @@ pub async fn start_direct_flow(state: &AppState) -> Result<String, ServiceError>
     Ok(id)
 }
 
-/// The flow, if it is still live (to render the form with its `login_hint`).
+/// The flow, if it is still live, this browser's and waiting for its password (to render
+/// the form with its `login_hint`).
 pub async fn find_flow(
     state: &AppState,
     flow_id: String,
+    binding: Option<String>,
 ) -> Result<Option<LoginFlow>, ServiceError> {
+    let Some(browser_hash) = binding.as_deref().map(secrets::hash_token) else {
+        return Ok(None);
+    };
     let now = state.clock.now();
     state
         .db
-        .run(move |conn| Ok(login_flows::find_flow(conn, &flow_id, now)?))
+        .run(move |conn| {
+            Ok(login_flows::find_flow(conn, &flow_id, &browser_hash, now)?
+                .filter(waits_for_password))
+        })
         .await
+}
+
+/// `/login` takes only a flow in its password stage that names no account yet: a flow past
+/// it (a second factor due, a step-up of an existing session) is never given a password.
+fn waits_for_password(flow: &LoginFlow) -> bool {
+    flow.stage == FlowStage::Password && flow.account_id.is_none()
 }
 
 pub async fn submit_password(
@@ -92,6 +110,9 @@ pub async fn submit_password(
     let account_key = format!("account:{}", attempt.username.trim().to_ascii_lowercase());
     let address_key = format!("address:{}", attempt.ip);
 
+    let Some(browser_hash) = attempt.binding.as_deref().map(secrets::hash_token) else {
+        return Ok(SignInOutcome::Refused(Refusal::FlowExpired));
+    };
     let (flow, counts, found) = {
         let (flow_id, keys, id) = (
             attempt.flow_id.clone(),
@@ -101,7 +122,8 @@ pub async fn submit_password(
         state
             .db
             .run(move |conn| {
-                let flow = login_flows::find_flow(conn, &flow_id, now)?;
+                let flow = login_flows::find_flow(conn, &flow_id, &browser_hash, now)?
+                    .filter(waits_for_password);
                 let counts = throttle_store::find_counts(conn, &keys)?;
                 let found = match &id {
                     Some(id) => accounts::find_with_password(conn, id.as_str())?,
@@ -237,9 +259,18 @@ async fn after_password(
                     let requires_mfa = client.is_some_and(|c| c.require_mfa);
                     if authn::second_factor_required(zone, &acr_values, requires_mfa) {
                         throttle_store::clear(conn, &format!("account:{account_id}"))?;
-                        login_flows::advance_to_second_factor(conn, &flow.id, &account_id, &amr)?;
+                        // Bound to this account for good; a flow another answer already
+                        // bound (or moved on) is not this one's to take.
+                        if !login_flows::advance_to_second_factor(
+                            conn,
+                            &flow.id,
+                            &account_id,
+                            &amr,
+                        )? {
+                            return Ok::<_, ServiceError>((flow.id.clone(), Ok(None)));
+                        }
                         let methods = second_factors::methods(conn, &account_id)?;
-                        return Ok::<_, ServiceError>((flow.id.clone(), Err(methods)));
+                        return Ok((flow.id.clone(), Err(methods)));
                     }
                     Ok((
                         flow.id.clone(),

@@ -213,13 +213,17 @@ pub async fn remove(
 pub async fn sign_in_begin(
     state: &AppState,
     flow_id: String,
+    binding: Option<String>,
 ) -> Result<Option<String>, ServiceError> {
+    let Some(browser_hash) = binding.as_deref().map(secrets::hash_token) else {
+        return Ok(None);
+    };
     let now = state.clock.now();
     let passkeys = state.passkeys.clone();
     state
         .db
         .write(move |conn| {
-            let Some(flow) = login_flows::find_flow(conn, &flow_id, now)? else {
+            let Some(flow) = login_flows::find_flow(conn, &flow_id, &browser_hash, now)? else {
                 return Ok(None);
             };
             let challenge = match (flow.stage, &flow.account_id) {
@@ -250,13 +254,31 @@ pub enum PasskeySignIn {
     FlowExpired,
 }
 
+/// What a browser sends with a passkey's answer.
+pub struct PasskeyAttempt {
+    pub flow_id: String,
+    pub response_json: String,
+    pub ip: IpAddr,
+    /// Its session cookie: replaced at a sign-in; at a step-up, the session to raise.
+    pub previous_session: Option<String>,
+    /// Its flow-binding cookie.
+    pub binding: Option<String>,
+}
+
 pub async fn sign_in_finish(
     state: &AppState,
-    flow_id: String,
-    response_json: String,
-    ip: IpAddr,
-    previous_session: Option<String>,
+    attempt: PasskeyAttempt,
 ) -> Result<PasskeySignIn, ServiceError> {
+    let PasskeyAttempt {
+        flow_id,
+        response_json,
+        ip,
+        previous_session,
+        binding,
+    } = attempt;
+    let Some(browser_hash) = binding.as_deref().map(secrets::hash_token) else {
+        return Ok(PasskeySignIn::FlowExpired);
+    };
     let now = state.clock.now();
     let ctx = FinishContext {
         now,
@@ -274,7 +296,7 @@ pub async fn sign_in_finish(
             // Take the pending challenge first, in its own transaction: whatever happens
             // next, this answer was the only one it gets.
             let taken = write_tx(conn, |conn| {
-                let Some(flow) = login_flows::find_flow(conn, &flow_id, now)? else {
+                let Some(flow) = login_flows::find_flow(conn, &flow_id, &browser_hash, now)? else {
                     return Ok::<_, ServiceError>(None);
                 };
                 login_flows::set_webauthn_state(conn, &flow.id, None)?;

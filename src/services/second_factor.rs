@@ -125,8 +125,12 @@ pub async fn send_sign_in_code(
 }
 
 /// Sends another code for a flow waiting for its second factor ("send me a code").
-pub async fn resend(state: &AppState, flow_id: String) -> Result<Option<Entry>, ServiceError> {
-    let Some((_, account, methods)) = waiting_flow(state, flow_id).await? else {
+pub async fn resend(
+    state: &AppState,
+    flow_id: String,
+    binding: Option<String>,
+) -> Result<Option<Entry>, ServiceError> {
+    let Some((_, account, methods)) = waiting_flow(state, flow_id, binding).await? else {
         return Ok(None);
     };
     match code_destination(&account, &methods) {
@@ -135,16 +139,21 @@ pub async fn resend(state: &AppState, flow_id: String) -> Result<Option<Entry>, 
     }
 }
 
-/// A flow in the second-factor stage, with its account and methods.
+/// A flow of this browser (flow-binding cookie `binding`) in the second-factor stage,
+/// with its account and methods.
 pub async fn waiting_flow(
     state: &AppState,
     flow_id: String,
+    binding: Option<String>,
 ) -> Result<Option<(LoginFlow, Account, Methods)>, ServiceError> {
+    let Some(browser_hash) = binding.as_deref().map(secrets::hash_token) else {
+        return Ok(None);
+    };
     let now = state.clock.now();
     state
         .db
         .run(move |conn| {
-            let Some(flow) = login_flows::find_flow(conn, &flow_id, now)? else {
+            let Some(flow) = login_flows::find_flow(conn, &flow_id, &browser_hash, now)? else {
                 return Ok(None);
             };
             let Some(account_id) = flow
@@ -173,16 +182,37 @@ pub enum CodeOutcome {
     FlowExpired,
 }
 
+/// What a browser sends with a second-factor code.
+pub struct CodeAttempt {
+    pub flow_id: String,
+    pub code: String,
+    pub ip: IpAddr,
+    /// Its session cookie: replaced at a sign-in; at a step-up, the session to raise.
+    pub previous_session: Option<String>,
+    /// Its flow-binding cookie.
+    pub binding: Option<String>,
+}
+
 pub async fn submit_code(
     state: &AppState,
-    flow_id: String,
-    code: String,
-    ip: IpAddr,
-    previous_session: Option<String>,
+    attempt: CodeAttempt,
 ) -> Result<CodeOutcome, ServiceError> {
-    let Some((flow, account, _)) = waiting_flow(state, flow_id).await? else {
+    let CodeAttempt {
+        flow_id,
+        code,
+        ip,
+        previous_session,
+        binding,
+    } = attempt;
+    let Some((flow, account, _)) = waiting_flow(state, flow_id, binding).await? else {
         return Ok(CodeOutcome::FlowExpired);
     };
+    let previous_session_hash = previous_session.map(|s| secrets::hash_token(&s));
+    // Checked again when finishing; here so that a code is not spent on a flow that
+    // cannot finish (a step-up whose session this browser no longer holds).
+    if !sign_in::holds_its_session(&flow, previous_session_hash.as_deref()) {
+        return Ok(CodeOutcome::FlowExpired);
+    }
     let now = state.clock.now();
     let t = state.settings.throttle.clone();
     let throttle_key = format!("second_factor:{}", account.id);
@@ -215,7 +245,7 @@ pub async fn submit_code(
         session_ttl: state.settings.tokens.session_ttl,
         code_ttl: state.settings.tokens.code_ttl,
         issuer: state.cfg.issuer.clone(),
-        previous_session_hash: previous_session.map(|s| secrets::hash_token(&s)),
+        previous_session_hash,
         ip: ip.to_string(),
     };
     state

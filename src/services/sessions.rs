@@ -23,10 +23,13 @@ pub async fn current(
 }
 
 /// Opens a step-up for the account pages: the signed-in person adds a second factor to a
-/// password-only session (now used from off campus); the session is raised in place.
+/// password-only session (now used from off campus); the session is raised under a new
+/// id. The flow is bound to this browser (its flow-binding cookie `binding`) and to this
+/// session.
 pub async fn start_step_up(
     state: &AppState,
     cookie_value: String,
+    binding: &str,
     account: Account,
     amr: Vec<String>,
 ) -> Result<(String, Entry), ServiceError> {
@@ -35,6 +38,7 @@ pub async fn start_step_up(
         secrets::new_token(),
         None,
         now + state.settings.tokens.login_flow_ttl,
+        secrets::hash_token(binding),
     );
     flow.stage = FlowStage::SecondFactor;
     flow.account_id = Some(account.id.to_string());

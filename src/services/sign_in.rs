@@ -1,5 +1,6 @@
-//! Finishing a sign-in: the one place where a session is created (or raised after a
-//! step-up) and the pending authorization request is answered, whichever factor came last.
+//! Finishing a sign-in: the one place where a session is created (or raised, under a new
+//! id, after a step-up) and the pending authorization request is answered, whichever
+//! factor came last.
 
 use crate::domain::account::Account;
 use crate::domain::authn;
@@ -20,7 +21,8 @@ pub const PASSWORD_CHANGE: &str = "/account/password";
 
 #[derive(Debug)]
 pub struct Finished {
-    /// A new session cookie's value; `None` when an existing session was raised in place.
+    /// The new session cookie's value: a fresh session at a sign-in, the raised session's
+    /// new id after a step-up (the old value no longer works either way).
     pub session_token: Option<String>,
     /// Where the browser goes next: the relying party with a code, the landing page, the
     /// password change page when the password is past its change-by date, the local
@@ -42,8 +44,20 @@ pub struct FinishContext {
     pub ip: String,
 }
 
-/// Ends `flow` with a signed-in browser. Call inside a write transaction. `None` when the
-/// flow was already finished by a concurrent request (each flow signs in at most once).
+/// Whether a browser presenting the session `presented_hash` may finish `flow`: any browser
+/// for a sign-in, only the one still holding the stepped-up session for a step-up.
+pub fn holds_its_session(flow: &LoginFlow, presented_hash: Option<&str>) -> bool {
+    match &flow.session_hash {
+        Some(hash) => presented_hash.is_some_and(|p| secrets::constant_time_eq(p, hash)),
+        None => true,
+    }
+}
+
+/// Ends `flow` with a signed-in browser. Call inside a write transaction, with a flow
+/// found for this browser (`login_flows::find_flow`). `None` when the flow was already
+/// finished by a concurrent request (each flow signs in at most once), when `account` is
+/// not the account the flow named, or, for a step-up, when the browser no longer holds the
+/// session the step-up began from (or that session is not `account`'s).
 pub fn finish(
     conn: &mut DbConnection,
     flow: &LoginFlow,
@@ -51,17 +65,37 @@ pub fn finish(
     amr: Vec<String>,
     ctx: &FinishContext,
 ) -> Result<Option<Finished>, ServiceError> {
-    if !login_flows::delete_flow(conn, &flow.id)? {
+    // Once a password or passkey named the account, no other account finishes the flow.
+    if flow
+        .account_id
+        .as_deref()
+        .is_some_and(|id| id != account.id.as_str())
+    {
+        return Ok(None);
+    }
+    if !holds_its_session(flow, ctx.previous_session_hash.as_deref()) {
+        return Ok(None);
+    }
+    if !login_flows::take_flow(conn, flow)? {
         return Ok(None);
     }
     let acr = authn::acr_for(&amr).to_string();
     let (session, session_token, session_hash) = match &flow.session_hash {
-        Some(hash) => {
-            sessions::upgrade_session(conn, hash, &acr, &amr, ctx.now)?;
-            let Some((session, _)) = sessions::find_session(conn, hash, ctx.now)? else {
+        Some(old_hash) => {
+            // A step-up raises the session under a new id: a copy of the old cookie
+            // value, wherever it went, is worth nothing from now on.
+            let token = secrets::new_token();
+            let new_hash = secrets::hash_token(&token);
+            let account_id = account.id.as_str();
+            if !sessions::rotate_and_raise(
+                conn, old_hash, &new_hash, account_id, &acr, &amr, ctx.now,
+            )? {
+                return Ok(None);
+            }
+            let Some((session, _)) = sessions::find_session(conn, &new_hash, ctx.now)? else {
                 return Ok(None);
             };
-            (session, None, hash.clone())
+            (session, Some(token), new_hash)
         }
         None => {
             let token = secrets::new_token();
@@ -92,7 +126,12 @@ pub fn finish(
                 // Signed in all the same: the account pages are where a restriction is fixed.
                 Some(refused) => refused,
                 None if consent::needed(conn, request, account.id.as_str())? => {
-                    consent::ask(conn, request, account, &session, &session_hash, ctx.now)?
+                    let browser_hash = flow.browser_hash.as_deref().unwrap_or_default();
+                    let bound = consent::Binding {
+                        session_hash: &session_hash,
+                        browser_hash,
+                    };
+                    consent::ask(conn, request, account, &session, bound, ctx.now)?
                 }
                 None => {
                     let code = issue_code(conn, request, &session, account, ctx.now, ctx.code_ttl)?;

@@ -52,10 +52,20 @@ pub struct LoginFlow {
     pub session_hash: Option<String>,
     /// A pending WebAuthn challenge's server-side state.
     pub webauthn_state: Option<String>,
+    /// The SHA-256 of the flow-binding cookie of the browser that began the flow: every
+    /// step must come from that browser (`find_flow` finds the flow for no other).
+    pub browser_hash: Option<String>,
 }
 
 impl LoginFlow {
-    pub fn new(id: String, request: Option<AuthorizationRequest>, expires_at: i64) -> Self {
+    /// A new flow in its password stage, bound to the browser whose binding cookie hashes
+    /// to `browser_hash`.
+    pub fn new(
+        id: String,
+        request: Option<AuthorizationRequest>,
+        expires_at: i64,
+        browser_hash: String,
+    ) -> Self {
         LoginFlow {
             id,
             request,
@@ -65,6 +75,7 @@ impl LoginFlow {
             amr: Vec::new(),
             session_hash: None,
             webauthn_state: None,
+            browser_hash: Some(browser_hash),
         }
     }
 }
@@ -81,6 +92,7 @@ struct FlowRow {
     amr: Option<String>,
     session_hash: Option<String>,
     webauthn_state: Option<String>,
+    browser_hash: Option<String>,
 }
 
 pub fn insert_flow(conn: &mut DbConnection, flow: &LoginFlow, now: i64) -> StoreResult<()> {
@@ -101,35 +113,46 @@ pub fn insert_flow(conn: &mut DbConnection, flow: &LoginFlow, now: i64) -> Store
             amr: Some(to_json_list(&flow.amr)),
             session_hash: flow.session_hash.clone(),
             webauthn_state: flow.webauthn_state.clone(),
+            browser_hash: flow.browser_hash.clone(),
         })
         .execute(conn)?;
     Ok(())
 }
 
-/// A live sign-in flow; `None` when unknown, expired or unreadable (the person starts
-/// again). Consent flows are not sign-ins: they are never returned here.
-pub fn find_flow(conn: &mut DbConnection, id: &str, now: i64) -> StoreResult<Option<LoginFlow>> {
-    find_in_stage(conn, id, now, false)
+/// A live sign-in flow begun by the browser whose binding cookie hashes to
+/// `browser_hash`; `None` when unknown, expired, unreadable or another browser's (all the
+/// same to the caller: the person starts again). Consent flows are not sign-ins: they are
+/// never returned here.
+pub fn find_flow(
+    conn: &mut DbConnection,
+    id: &str,
+    browser_hash: &str,
+    now: i64,
+) -> StoreResult<Option<LoginFlow>> {
+    find_in_stage(conn, id, browser_hash, now, false)
 }
 
-/// A live consent flow (see `FlowStage::Consent`).
+/// A live consent flow of this browser (see `FlowStage::Consent`).
 pub fn find_consent_flow(
     conn: &mut DbConnection,
     id: &str,
+    browser_hash: &str,
     now: i64,
 ) -> StoreResult<Option<LoginFlow>> {
-    find_in_stage(conn, id, now, true)
+    find_in_stage(conn, id, browser_hash, now, true)
 }
 
 fn find_in_stage(
     conn: &mut DbConnection,
     id: &str,
+    browser_hash: &str,
     now: i64,
     consent: bool,
 ) -> StoreResult<Option<LoginFlow>> {
     let row = login_flows::table
         .find(id)
         .filter(login_flows::expires_at.gt(now))
+        .filter(login_flows::browser_hash.eq(browser_hash))
         .select(FlowRow::as_select())
         .first(conn)
         .optional()?
@@ -151,25 +174,49 @@ fn find_in_stage(
             amr: r.amr.as_deref().map(from_json_list).unwrap_or_default(),
             session_hash: r.session_hash,
             webauthn_state: r.webauthn_state,
+            browser_hash: r.browser_hash,
         })
     }))
 }
 
-/// The first factor is done: the flow now waits for a second one.
+/// The first factor is done: the flow now waits for a second one, bound to `account_id`
+/// for good. Only a flow still in its password stage, naming no account yet, moves on (one
+/// conditional UPDATE, so two answers at once cannot bind it to two accounts); false
+/// otherwise.
 pub fn advance_to_second_factor(
     conn: &mut DbConnection,
     id: &str,
     account_id: &str,
     amr: &[String],
-) -> StoreResult<()> {
-    diesel::update(login_flows::table.find(id))
-        .set((
-            login_flows::stage.eq(FlowStage::SecondFactor.as_str()),
-            login_flows::account_id.eq(account_id),
-            login_flows::amr.eq(to_json_list(amr)),
-        ))
-        .execute(conn)?;
-    Ok(())
+) -> StoreResult<bool> {
+    let moved = diesel::update(
+        login_flows::table
+            .find(id)
+            .filter(login_flows::stage.eq(FlowStage::Password.as_str()))
+            .filter(login_flows::account_id.is_null()),
+    )
+    .set((
+        login_flows::stage.eq(FlowStage::SecondFactor.as_str()),
+        login_flows::account_id.eq(account_id),
+        login_flows::amr.eq(to_json_list(amr)),
+    ))
+    .execute(conn)?;
+    Ok(moved == 1)
+}
+
+/// Deletes `flow` to finish it, only while it is still in the stage and bound to the
+/// account it was read with; false if a concurrent request finished or moved it.
+pub fn take_flow(conn: &mut DbConnection, flow: &LoginFlow) -> StoreResult<bool> {
+    let this = login_flows::table
+        .find(&flow.id)
+        .filter(login_flows::stage.eq(flow.stage.as_str()));
+    let deleted = match &flow.account_id {
+        Some(account_id) => {
+            diesel::delete(this.filter(login_flows::account_id.eq(account_id))).execute(conn)?
+        }
+        None => diesel::delete(this.filter(login_flows::account_id.is_null())).execute(conn)?,
+    };
+    Ok(deleted == 1)
 }
 
 pub fn set_webauthn_state(

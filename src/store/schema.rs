@@ -79,6 +79,7 @@ diesel::table! {
         amr -> Nullable<Text>,
         session_hash -> Nullable<Text>,
         webauthn_state -> Nullable<Text>,
+        browser_hash -> Nullable<Text>,
     }
 }
 
@@ -391,6 +392,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "amr",
             "session_hash",
             "webauthn_state",
+            "browser_hash",
         ],
     ),
     (

@@ -107,28 +107,39 @@ pub fn delete_expired(conn: &mut DbConnection, now: i64) -> StoreResult<usize> {
     )
 }
 
-/// Raises a session after a step-up: new `acr`/`amr` and a fresh `auth_time`.
-pub fn upgrade_session(
-    conn: &mut DbConnection,
-    id_hash: &str,
-    acr: &str,
-    amr: &[String],
-    auth_time: i64,
-) -> StoreResult<()> {
-    diesel::update(browser_sessions::table.find(id_hash))
-        .set((
-            browser_sessions::acr.eq(acr),
-            browser_sessions::amr.eq(to_json_list(amr)),
-            browser_sessions::auth_time.eq(auth_time),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
 /// The public ids (`sid`) of every session of the account.
 pub fn sids_of_account(conn: &mut DbConnection, account_id: &str) -> StoreResult<Vec<String>> {
     Ok(browser_sessions::table
         .filter(browser_sessions::account_id.eq(account_id))
         .select(browser_sessions::sid)
         .load(conn)?)
+}
+
+/// Raises a session after a step-up under a new id: the row keyed by `old_hash` (and only
+/// if it is live and `account_id`'s) takes `new_hash`, new `acr`/`amr` and a fresh
+/// `auth_time`, so the old cookie value stops working in the same statement. Its public
+/// `sid` stays (grants and logout tokens name it). False if no such session.
+pub fn rotate_and_raise(
+    conn: &mut DbConnection,
+    old_hash: &str,
+    new_hash: &str,
+    account_id: &str,
+    acr: &str,
+    amr: &[String],
+    now: i64,
+) -> StoreResult<bool> {
+    let raised = diesel::update(
+        browser_sessions::table
+            .find(old_hash)
+            .filter(browser_sessions::account_id.eq(account_id))
+            .filter(browser_sessions::expires_at.gt(now)),
+    )
+    .set((
+        browser_sessions::id_hash.eq(new_hash),
+        browser_sessions::acr.eq(acr),
+        browser_sessions::amr.eq(to_json_list(amr)),
+        browser_sessions::auth_time.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(raised == 1)
 }

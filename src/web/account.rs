@@ -49,8 +49,11 @@ pub async fn signed_in(
     };
     let zone = state.cfg.zones.classify(client);
     if !zone.is_trusted_network() && !authn::is_multi_factor(&session.amr) {
-        let (flow_id, entry) = sessions::start_step_up(state, token, account, session.amr).await?;
-        return Ok(Access::Redirect(after_entry(&flow_id, &entry)));
+        let (binding, new_cookie) = cookies::flow_binding(req, state.cfg.secure_cookies);
+        let (flow_id, entry) =
+            sessions::start_step_up(state, token, &binding, account, session.amr).await?;
+        let response = after_entry(&flow_id, &entry);
+        return Ok(Access::Redirect(cookies::with_cookie(response, new_cookie)));
     }
     Ok(Access::Granted(session, account))
 }

@@ -5,14 +5,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::services::consent;
+use crate::services::consent::{self, Answered, Presented};
 use crate::startup::AppState;
 use crate::web::account::granted;
 use crate::web::cookies;
 use crate::web::errors::PageError;
 use crate::web::extractors::ClientIp;
 use crate::web::oidc::redirect;
-use crate::web::second_factor::check_csrf;
+use crate::web::second_factor::{after_entry, check_csrf};
 use crate::web::views::consent::{apps_page, consent_page};
 
 pub use crate::services::consent::PATH;
@@ -41,8 +41,7 @@ pub async fn get_consent(
     query: web::Query<ConsentQuery>,
 ) -> Result<HttpResponse, PageError> {
     let flow_id = query.into_inner().flow;
-    let session = cookies::session_value(&req, state.cfg.secure_cookies);
-    let view = consent::view(&state, flow_id.clone(), session)
+    let view = consent::view(&state, flow_id.clone(), presented(&req, &state))
         .await?
         .ok_or_else(|| PageError::bad_request(GONE))?;
     Ok(html(&req, &state, |csrf| {
@@ -74,11 +73,24 @@ pub async fn post_consent(
             ));
         }
     };
-    let session = cookies::session_value(&req, state.cfg.secure_cookies);
-    let next = consent::answer(&state, form.flow, session, allow, client.ip.to_string())
-        .await?
-        .ok_or_else(|| PageError::bad_request(GONE))?;
-    Ok(redirect(StatusCode::SEE_OTHER, &next))
+    let zone = state.cfg.zones.classify(client);
+    let presented = presented(&req, &state);
+    let ip = client.ip.to_string();
+    match consent::answer(&state, form.flow, presented, allow, ip, zone).await? {
+        Some(Answered::Redirect(next)) => Ok(redirect(StatusCode::SEE_OTHER, &next)),
+        // Answered from where a second factor is needed: step the session up first.
+        Some(Answered::StepUp { flow_id, entry }) => Ok(after_entry(&flow_id, &entry)),
+        None => Err(PageError::bad_request(GONE)),
+    }
+}
+
+/// The cookies a consent step is bound to.
+fn presented(req: &HttpRequest, state: &AppState) -> Presented {
+    let secure = state.cfg.secure_cookies;
+    Presented {
+        session_cookie: cookies::session_value(req, secure),
+        binding: cookies::flow_binding_value(req, secure),
+    }
 }
 
 pub async fn get_apps(

@@ -4,6 +4,11 @@
 //! carries the `__Host-` prefix, which stops a sibling sub-domain (any `*.uec.ac.jp` host)
 //! from planting it. CSRF uses the double-submit pattern: a random per-browser cookie whose
 //! value each form repeats; a cross-site page can neither read the cookie nor set it.
+//!
+//! Sign-in and step-up flows are bound to the browser that began them by a third random
+//! per-browser cookie, the flow-binding cookie: its SHA-256 is stored on each flow, and
+//! every step of a flow must present it. A flow handle that leaks (a URL, a referrer, a
+//! phishing link) is worth nothing in another browser.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::http::{StatusCode, header};
@@ -13,6 +18,7 @@ use crate::secrets;
 
 const SESSION: &str = "uec_idp_session";
 const CSRF: &str = "uec_idp_csrf";
+const FLOW: &str = "uec_idp_flow";
 
 fn name(base: &str, secure: bool) -> String {
     if secure {
@@ -82,4 +88,37 @@ pub fn csrf_token(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'st
 pub fn csrf_ok(req: &HttpRequest, secure: bool, submitted: &str) -> bool {
     req.cookie(&name(CSRF, secure))
         .is_some_and(|c| c.value().len() >= 32 && secrets::constant_time_eq(c.value(), submitted))
+}
+
+/// The browser's flow-binding value, for a flow about to begin, and a cookie to set when it
+/// had none yet. One value per browser (not per flow), so flows in several tabs coexist; it
+/// lasts as long as the browser session.
+pub fn flow_binding(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'static>>) {
+    match flow_binding_value(req, secure) {
+        Some(value) => (value, None),
+        None => {
+            let value = secrets::new_token();
+            (
+                value.clone(),
+                Some(build(name(FLOW, secure), value.clone(), secure, None)),
+            )
+        }
+    }
+}
+
+/// The flow-binding value a browser presents with a step of a flow, if any.
+pub fn flow_binding_value(req: &HttpRequest, secure: bool) -> Option<String> {
+    req.cookie(&name(FLOW, secure))
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() >= 32)
+}
+
+/// Sets `cookie` (a new flow-binding cookie) on `response`, if there is one.
+pub fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> HttpResponse {
+    if let Some(c) = cookie
+        && let Err(e) = response.add_cookie(&c)
+    {
+        tracing::error!(error = %e, "cookie not set");
+    }
+    response
 }

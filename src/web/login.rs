@@ -27,14 +27,18 @@ pub async fn get_login(
     state: web::Data<AppState>,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, PageError> {
+    let secure = state.cfg.secure_cookies;
     let Some(flow_id) = query.into_inner().flow else {
-        let flow_id = login::start_direct_flow(&state).await?;
-        return Ok(redirect(
+        let (binding, new_cookie) = cookies::flow_binding(&req, secure);
+        let flow_id = login::start_direct_flow(&state, &binding).await?;
+        let response = redirect(
             StatusCode::SEE_OTHER,
             &format!("{}?flow={flow_id}", paths::LOGIN),
-        ));
+        );
+        return Ok(cookies::with_cookie(response, new_cookie));
     };
-    let flow = login::find_flow(&state, flow_id.clone())
+    let binding = cookies::flow_binding_value(&req, secure);
+    let flow = login::find_flow(&state, flow_id.clone(), binding)
         .await?
         .ok_or_else(|| PageError::bad_request(FLOW_EXPIRED))?;
     let username = flow.request.and_then(|r| r.login_hint).unwrap_or_default();
@@ -77,6 +81,7 @@ pub async fn post_login(
         ip: client.ip,
         zone: state.cfg.zones.classify(client),
         previous_session: cookies::session_value(&req, secure),
+        binding: cookies::flow_binding_value(&req, secure),
     };
     let (status, message, expired) = match login::submit_password(&state, attempt).await? {
         SignInOutcome::SignedIn(finished) => return Ok(second_factor::signed_in(&state, finished)),

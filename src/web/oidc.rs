@@ -62,8 +62,9 @@ async fn authorize(
     })?;
     let session = cookies::session_value(req, state.cfg.secure_cookies);
     let zone = state.cfg.zones.classify(client);
-    let outcome = authorization::authorize(state, raw, session, zone).await?;
-    Ok(match outcome {
+    let (binding, new_cookie) = cookies::flow_binding(req, state.cfg.secure_cookies);
+    let outcome = authorization::authorize(state, raw, session, &binding, zone).await?;
+    let response = match outcome {
         AuthorizeOutcome::Redirect(location) => redirect(StatusCode::FOUND, &location),
         AuthorizeOutcome::SignIn { flow_id } => redirect(
             StatusCode::FOUND,
@@ -74,7 +75,9 @@ async fn authorize(
         AuthorizeOutcome::ChangePassword => redirect(StatusCode::FOUND, PASSWORD_CHANGE),
         AuthorizeOutcome::Refused(path) => redirect(StatusCode::FOUND, &path),
         AuthorizeOutcome::Consent(path) => redirect(StatusCode::FOUND, &path),
-    })
+    };
+    // Whatever flow began here belongs to this browser.
+    Ok(cookies::with_cookie(response, new_cookie))
 }
 
 pub fn redirect(status: StatusCode, location: &str) -> HttpResponse {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::domain::account::Account;
 use crate::domain::client_address::ClientAddress;
-use crate::services::passkeys::{self, PasskeySignIn, RegisterOutcome};
+use crate::services::passkeys::{self, PasskeyAttempt, PasskeySignIn, RegisterOutcome};
 use crate::startup::AppState;
 use crate::web::account::{Access, granted, signed_in};
 use crate::web::cookies;
@@ -194,7 +194,8 @@ pub async fn post_sign_in_begin(
     if !cookies::csrf_ok(&req, state.cfg.secure_cookies, &body.csrf) {
         return Ok(json_error(StatusCode::BAD_REQUEST, FLOW_EXPIRED));
     }
-    match passkeys::sign_in_begin(&state, body.into_inner().flow).await? {
+    let binding = cookies::flow_binding_value(&req, state.cfg.secure_cookies);
+    match passkeys::sign_in_begin(&state, body.into_inner().flow, binding).await? {
         Some(options) => Ok(json(StatusCode::OK, options_value(&options)?)),
         None => Ok(json_error(StatusCode::BAD_REQUEST, FLOW_EXPIRED)),
     }
@@ -220,31 +221,33 @@ pub async fn post_sign_in_finish(
     let FinishBody {
         flow, credential, ..
     } = body.into_inner();
-    let previous = cookies::session_value(&req, secure);
-    Ok(
-        match passkeys::sign_in_finish(&state, flow, credential.to_string(), client.ip, previous)
-            .await?
-        {
-            PasskeySignIn::SignedIn(finished) => {
-                let mut response = HttpResponse::Ok();
-                response.insert_header((header::CACHE_CONTROL, "no-store"));
-                if let Some(token) = finished.session_token {
-                    response.cookie(cookies::session_cookie(
-                        token,
-                        secure,
-                        state.settings.tokens.session_ttl,
-                    ));
-                }
-                response.json(json!({ "next": finished.next }))
+    let attempt = PasskeyAttempt {
+        flow_id: flow,
+        response_json: credential.to_string(),
+        ip: client.ip,
+        previous_session: cookies::session_value(&req, secure),
+        binding: cookies::flow_binding_value(&req, secure),
+    };
+    Ok(match passkeys::sign_in_finish(&state, attempt).await? {
+        PasskeySignIn::SignedIn(finished) => {
+            let mut response = HttpResponse::Ok();
+            response.insert_header((header::CACHE_CONTROL, "no-store"));
+            if let Some(token) = finished.session_token {
+                response.cookie(cookies::session_cookie(
+                    token,
+                    secure,
+                    state.settings.tokens.session_ttl,
+                ));
             }
-            PasskeySignIn::Rejected => json_error(StatusCode::UNAUTHORIZED, REJECTED),
-            PasskeySignIn::FlowExpired => json_error(StatusCode::BAD_REQUEST, FLOW_EXPIRED),
-            PasskeySignIn::Throttled { wait_secs } => json_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!(
-                    "Too many failed attempts. Wait {wait_secs} seconds. / 失敗が続いたため、{wait_secs} 秒待ってください。"
-                ),
+            response.json(json!({ "next": finished.next }))
+        }
+        PasskeySignIn::Rejected => json_error(StatusCode::UNAUTHORIZED, REJECTED),
+        PasskeySignIn::FlowExpired => json_error(StatusCode::BAD_REQUEST, FLOW_EXPIRED),
+        PasskeySignIn::Throttled { wait_secs } => json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "Too many failed attempts. Wait {wait_secs} seconds. / 失敗が続いたため、{wait_secs} 秒待ってください。"
             ),
-        },
-    )
+        ),
+    })
 }

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::services::second_factor::{self, CodeOutcome, Entry};
+use crate::services::second_factor::{self, CodeAttempt, CodeOutcome, Entry};
 use crate::services::sign_in::{Finished, PASSWORD_CHANGE};
 use crate::startup::AppState;
 use crate::web::cookies;
@@ -113,10 +113,14 @@ pub async fn post_second_factor(
     let form = form.into_inner();
     let secure = state.cfg.secure_cookies;
     check_csrf(&req, secure, &form.csrf)?;
-    let previous = cookies::session_value(&req, secure);
-    match second_factor::submit_code(&state, form.flow.clone(), form.code, client.ip, previous)
-        .await?
-    {
+    let attempt = CodeAttempt {
+        flow_id: form.flow.clone(),
+        code: form.code,
+        ip: client.ip,
+        previous_session: cookies::session_value(&req, secure),
+        binding: cookies::flow_binding_value(&req, secure),
+    };
+    match second_factor::submit_code(&state, attempt).await? {
         CodeOutcome::SignedIn(finished) => Ok(signed_in(&state, finished)),
         CodeOutcome::FlowExpired => Err(PageError::bad_request(FLOW_EXPIRED)),
         CodeOutcome::WrongCode => {
@@ -160,8 +164,10 @@ pub async fn post_send_code(
     form: web::Form<FlowForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    check_csrf(&req, state.cfg.secure_cookies, &form.csrf)?;
-    match second_factor::resend(&state, form.flow.clone()).await? {
+    let secure = state.cfg.secure_cookies;
+    check_csrf(&req, secure, &form.csrf)?;
+    let binding = cookies::flow_binding_value(&req, secure);
+    match second_factor::resend(&state, form.flow.clone(), binding).await? {
         Some(entry) => Ok(after_entry(&form.flow, &entry)),
         None => Err(PageError::bad_request(FLOW_EXPIRED)),
     }
@@ -203,13 +209,15 @@ async fn render_owned(
     flow_id: String,
     notice: Option<(bool, String)>,
 ) -> Result<HttpResponse, PageError> {
-    let Some((_, account, methods)) = second_factor::waiting_flow(state, flow_id.clone()).await?
+    let secure = state.cfg.secure_cookies;
+    let binding = cookies::flow_binding_value(req, secure);
+    let Some((_, account, methods)) =
+        second_factor::waiting_flow(state, flow_id.clone(), binding).await?
     else {
         return Err(PageError::bad_request(FLOW_EXPIRED));
     };
     let destination =
         second_factor::code_destination(&account, &methods).map(|a| second_factor::mask(&a));
-    let secure = state.cfg.secure_cookies;
     Ok(cookies::page_with_csrf(status, req, secure, |csrf| {
         second_factor_page(&SecondFactorView {
             flow_id: &flow_id,

@@ -56,7 +56,7 @@ pub(crate) async fn password_step(who: &Located<'_>, authorize: &str, account: &
 }
 
 /// Submits `code` on the second-factor page at `path`.
-async fn submit_code(who: &Located<'_>, path: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn submit_code(who: &Located<'_>, path: &str, code: &str) -> reqwest::Response {
     let page = who.page(path).await;
     let flow = hidden_field(&page, "flow");
     who.post_form(
@@ -351,9 +351,10 @@ async fn a_password_only_session_is_stepped_up_when_the_browser_leaves_campus() 
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(
         r.headers()
-            .get("set-cookie")
-            .is_none_or(|c| !c.to_str().unwrap_or("").contains("uec_idp_session")),
-        "the session is raised in place"
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap_or("").starts_with("uec_idp_session=")),
+        "the session is raised under a new id (see flow_binding.rs)"
     );
     let claims = id_token_claims(&redeem(&app, &client, &location(&r)).await);
     assert_eq!(amr(&claims), ["pwd", "otp", "mfa"]);

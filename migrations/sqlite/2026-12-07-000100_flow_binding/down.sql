@@ -1,0 +1,1 @@
+ALTER TABLE login_flows DROP COLUMN browser_hash;

@@ -186,6 +186,7 @@ diesel::table! {
         key -> Text,
         failures -> BigInt,
         last_failure_at -> BigInt,
+        blocked_until -> BigInt,
     }
 }
 
@@ -432,7 +433,10 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "consumed_at",
         ],
     ),
-    ("login_throttle", &["key", "failures", "last_failure_at"]),
+    (
+        "login_throttle",
+        &["key", "failures", "last_failure_at", "blocked_until"],
+    ),
     (
         "totp_credentials",
         &[

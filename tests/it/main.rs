@@ -8,6 +8,7 @@ mod developer_portal;
 mod discovery;
 mod dpop;
 mod dynamic_registration;
+mod guessing;
 mod helpers;
 mod lifecycle;
 mod login;

@@ -532,6 +532,8 @@ mod tests {
                 "network.trusted_proxies[0]",
             ),
             (|s| s.issuer = "idp.example".into(), "issuer"),
+            (|s| s.throttle.ipv4_prefix = 33, "throttle.ipv4_prefix"),
+            (|s| s.throttle.ipv6_prefix = 129, "throttle.ipv6_prefix"),
             (|s| s.issuer = "http://idp.example.ac.jp".into(), "issuer"),
             (
                 |s| s.issuer = "https://idp.example.ac.jp/?x=1".into(),

@@ -1,9 +1,11 @@
 //! The sign-in throttle: a documented, simple defence against password guessing.
 //!
-//! Failures are counted per account ID (whether or not it exists, so the throttle reveals
-//! nothing) and per client address (with a higher allowance: a campus NAT puts a whole lab
-//! behind one address). The first `free_failures` within the window cost nothing; after that each attempt must wait 2^(n - free) seconds since the last failure,
-//! up to `max_delay_secs`. A success clears the account's count.
+//! Attempts are counted per account ID (whether or not it exists, so the throttle reveals
+//! nothing), or per known browser, and per client network (with a higher allowance: a
+//! campus NAT puts a whole lab behind one address). The first `free_failures` within the
+//! window cost nothing; after that each attempt must wait 2^(n - free) seconds since the
+//! last one, up to `max_delay_secs`. A success clears its own count (the browser's or the
+//! account's: see `services::throttle`).
 //!
 //! Attempts are *reserved* before they are judged (one conditional UPDATE that checks and
 //! counts, `store::throttle::reserve`), so parallel guesses cost what sequential ones do.

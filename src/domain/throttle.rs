@@ -53,7 +53,9 @@ impl Policy {
         }
     }
 
-    /// With `count` attempts reserved, the last at `now`: when the next one may go ahead.
+    /// With `count` attempts reserved, the last at `now`: when the next one may go ahead;
+    /// 0 when at once. (Not `now`: an attempt that read the clock a moment earlier and
+    /// reaches the database later must not be refused by a count that does not block.)
     pub fn next_allowed_at(&self, count: i64, now: i64) -> i64 {
         match *self {
             Policy::Backoff {
@@ -62,11 +64,11 @@ impl Policy {
                 max_delay_secs,
             } => match wait_secs(count, now, now, free, window_secs, max_delay_secs) {
                 Some(wait) => now + wait,
-                None => now,
+                None => 0,
             },
             Policy::Cap { limit, window_secs } => {
                 if count < limit {
-                    now
+                    0
                 } else {
                     now + window_secs
                 }
@@ -196,7 +198,7 @@ mod tests {
             window_secs: 900,
             max_delay_secs: 900,
         };
-        assert_eq!(backoff.next_allowed_at(4, 1000), 1000);
+        assert_eq!(backoff.next_allowed_at(4, 1000), 0);
         assert_eq!(backoff.next_allowed_at(5, 1000), 1001);
         assert_eq!(backoff.next_allowed_at(7, 1000), 1004);
         assert_eq!(backoff.next_allowed_at(40, 1000), 1900);
@@ -204,7 +206,7 @@ mod tests {
             limit: 5,
             window_secs: 900,
         };
-        assert_eq!(cap.next_allowed_at(4, 1000), 1000);
+        assert_eq!(cap.next_allowed_at(4, 1000), 0);
         assert_eq!(cap.next_allowed_at(5, 1000), 1900);
     }
 

@@ -55,17 +55,23 @@ pub fn reserve(
         login_throttle::blocked_until.eq(0),
     ))
     .execute(conn)?;
-    for _ in 0..2 {
+    for _ in 0..3 {
         if let Some(count) = count_if_allowed(conn, key, now)? {
             return granted(conn, key, count, now, policy);
         }
-        if let Some(blocked_until) = login_throttle::table
+        match login_throttle::table
             .find(key)
             .select(login_throttle::blocked_until)
             .first::<i64>(conn)
             .optional()?
         {
-            return Ok(Reservation::Wait((blocked_until - now).max(1)));
+            Some(blocked_until) if blocked_until > now => {
+                return Ok(Reservation::Wait(blocked_until - now));
+            }
+            // Committed by another first attempt after the UPDATE looked (each statement
+            // sees what is committed when it starts): count through the UPDATE.
+            Some(_) => continue,
+            None => {}
         }
         // A first attempt: insert, in a savepoint so that losing the race to another first
         // attempt leaves this transaction usable; then the loop counts through the UPDATE.
@@ -85,8 +91,9 @@ pub fn reserve(
             Err(e) => return Err(e.into()),
         }
     }
-    // Two lost races in a row cannot happen (the row exists after the first); refuse
-    // rather than count nothing.
+    // Losing the insert race (or seeing the row appear) means the row exists; only the
+    // sweep deletes rows, and only idle ones, so this is not reached. Refuse rather than
+    // let an attempt through uncounted.
     Ok(Reservation::Wait(1))
 }
 
@@ -132,9 +139,16 @@ pub fn refund(conn: &mut DbConnection, key: &Key) -> StoreResult<()> {
     Ok(())
 }
 
-/// Forgets a key's count (a successful sign-in clears its account's or device's).
+/// Starts a key's count again (a successful sign-in clears its account's or device's).
+/// The row stays (the sweep removes idle ones): deleting it under attempts in flight would
+/// send them back to the insert race.
 pub fn clear(conn: &mut DbConnection, key: &Key) -> StoreResult<()> {
-    diesel::delete(login_throttle::table.find(key.as_str())).execute(conn)?;
+    diesel::update(login_throttle::table.find(key.as_str()))
+        .set((
+            login_throttle::failures.eq(0),
+            login_throttle::blocked_until.eq(0),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -7,7 +7,10 @@
 
 use reqwest::StatusCode;
 use uec_idp::clock::Clock;
+use uec_idp::domain::throttle::{Key, Policy};
 use uec_idp::services::second_factor::PURPOSE_SIGN_IN;
+use uec_idp::services::throttle::{self, Limit};
+use uec_idp::store::throttle::Reservation;
 use uec_idp::store::{reissue, second_factors};
 
 use crate::helpers::*;
@@ -287,4 +290,65 @@ async fn a_walk_through_one_ipv6_64_is_throttled_like_one_address() {
         .submit_login(&path, "a1899999", "spray password")
         .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The reservation itself, straight on the store: attempts of one key that arrive together
+/// (the first ones racing to insert its row) are all counted and none is refused while the
+/// count allows them.
+#[tokio::test]
+async fn simultaneous_first_attempts_are_all_counted_and_none_refused_below_the_limit() {
+    let app = spawn_app().await;
+    let now = app.clock.now();
+    let policy = Policy::Cap {
+        limit: 1000,
+        window_secs: 900,
+    };
+    let limit = Limit {
+        key: Key::account("a1899999"),
+        policy,
+    };
+    let mut all = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let (db, limit) = (app.state.db.clone(), limit.clone());
+        all.spawn(async move { throttle::reserve(&db, now, vec![limit]).await });
+    }
+    let mut refused = 0;
+    while let Some(outcome) = all.join_next().await {
+        refused += usize::from(outcome.expect("task").expect("db").is_err());
+    }
+    assert_eq!(refused, 0, "attempts refused below the limit");
+    // The 65th is the 65th counted: none was lost.
+    let key = limit.key.clone();
+    let next = app
+        .state
+        .db
+        .write(move |conn| uec_idp::store::throttle::reserve(conn, &key, now, policy))
+        .await
+        .expect("db");
+    assert_eq!(next, Reservation::Granted { count: 65 });
+}
+
+/// An attempt that read the clock a second before another one reached the database is not
+/// refused by a count that does not block.
+#[tokio::test]
+async fn an_attempt_with_an_earlier_clock_reading_is_not_refused_below_the_limit() {
+    let app = spawn_app().await;
+    let now = app.clock.now();
+    let limit = Limit {
+        key: Key::account("a1899999"),
+        policy: Policy::Backoff {
+            free: 5,
+            window_secs: 900,
+            max_delay_secs: 900,
+        },
+    };
+    let db = &app.state.db;
+    let first = throttle::reserve(db, now, vec![limit.clone()]).await;
+    assert_eq!(first.expect("db"), Ok(()));
+    let second = throttle::reserve(db, now - 1, vec![limit]).await;
+    assert_eq!(
+        second.expect("db"),
+        Ok(()),
+        "the second of five free attempts"
+    );
 }

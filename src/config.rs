@@ -190,6 +190,11 @@ pub struct ThrottleSettings {
     pub window_secs: i64,
     /// Longest wait imposed between attempts.
     pub max_delay_secs: i64,
+    /// The address counters count IPv4 clients by this prefix (32: each address).
+    pub ipv4_prefix: u8,
+    /// ... and IPv6 clients by this one (64: one /64, a home or LAN whose host bits the
+    /// client chooses freely).
+    pub ipv6_prefix: u8,
 }
 
 impl Default for Settings {
@@ -271,6 +276,8 @@ impl Default for ThrottleSettings {
             address_free_failures: 50,
             window_secs: 15 * 60,
             max_delay_secs: 15 * 60,
+            ipv4_prefix: 32,
+            ipv6_prefix: 64,
         }
     }
 }
@@ -345,6 +352,12 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<Validated, ConfigError> {
+        if self.throttle.ipv4_prefix > 32 {
+            return Err(ConfigError::new("throttle.ipv4_prefix", "must be 0 to 32"));
+        }
+        if self.throttle.ipv6_prefix > 128 {
+            return Err(ConfigError::new("throttle.ipv6_prefix", "must be 0 to 128"));
+        }
         let issuer = parse_issuer(&self.issuer)?;
         let listen = self.listen.parse().map_err(|_| {
             ConfigError::new(
@@ -519,6 +532,8 @@ mod tests {
                 "network.trusted_proxies[0]",
             ),
             (|s| s.issuer = "idp.example".into(), "issuer"),
+            (|s| s.throttle.ipv4_prefix = 33, "throttle.ipv4_prefix"),
+            (|s| s.throttle.ipv6_prefix = 129, "throttle.ipv6_prefix"),
             (|s| s.issuer = "http://idp.example.ac.jp".into(), "issuer"),
             (
                 |s| s.issuer = "https://idp.example.ac.jp/?x=1".into(),

@@ -290,13 +290,14 @@ async fn lifecycle_passes(state: web::Data<AppState>) {
     }
 }
 
-/// Deletes expired sessions, login flows, codes, pending reissues, refresh tokens and
-/// denylist rows every ten minutes.
+/// Deletes expired sessions, login flows, codes, pending reissues, refresh tokens,
+/// denylist rows and idle throttle counters every ten minutes.
 async fn sweep_expired(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
         let now = state.clock.now();
+        let stale_after = crate::services::throttle::stale_after_secs(&state.settings);
         let swept = state
             .db
             .run(move |conn| {
@@ -308,7 +309,8 @@ async fn sweep_expired(state: web::Data<AppState>) {
                         + store::reissue::delete_expired(conn, now)?
                         + store::refresh_tokens::delete_expired(conn, now)?
                         + store::revocations::delete_expired(conn, now)?
-                        + store::pushed_requests::delete_expired(conn, now)?,
+                        + store::pushed_requests::delete_expired(conn, now)?
+                        + store::throttle::delete_stale(conn, now - stale_after, now)?,
                 )
             })
             .await;

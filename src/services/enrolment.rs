@@ -223,9 +223,12 @@ pub async fn email_confirm(
                 else {
                     return Ok(false);
                 };
+                // Counted before compared, so parallel tries cannot overrun the limit.
+                if !second_factors::reserve_attempt(conn, &code.id, email_otp::MAX_ATTEMPTS)? {
+                    return Ok(false);
+                }
                 let mac = secret.mac(&code_purpose(&id, PURPOSE_CONFIRM_ADDRESS), &digits);
                 if !secrets::constant_time_eq(&mac, &code.code_mac) {
-                    second_factors::count_attempt(conn, &code.id)?;
                     return Ok(false);
                 }
                 if !second_factors::consume_code(conn, &code.id, now)? {

@@ -10,16 +10,16 @@ use crate::domain::account::{Account, AccountId};
 use crate::domain::authn::{self, AMR_PASSWORD};
 use crate::domain::network_zone::Zone;
 use crate::domain::password;
-use crate::domain::throttle;
 use crate::secrets;
 use crate::services::ServiceError;
 use crate::services::second_factor::{self, Entry};
 use crate::services::sign_in::{self, FinishContext, Finished};
+use crate::services::throttle;
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::login_flows::{self, FlowStage, LoginFlow};
 use crate::store::second_factors;
-use crate::store::{accounts, clients, throttle as throttle_store, write_tx};
+use crate::store::{accounts, clients, write_tx};
 
 pub struct PasswordAttempt {
     pub flow_id: String,
@@ -31,6 +31,8 @@ pub struct PasswordAttempt {
     pub previous_session: Option<String>,
     /// The browser's flow-binding cookie: the flow must be this browser's.
     pub binding: Option<String>,
+    /// The browser's device token, if it has one (see `services::throttle`).
+    pub device_token: Option<String>,
 }
 
 #[derive(Debug)]
@@ -105,56 +107,40 @@ pub async fn submit_password(
     attempt: PasswordAttempt,
 ) -> Result<SignInOutcome, ServiceError> {
     let now = state.clock.now();
-    let t = state.settings.throttle.clone();
     let account_id = AccountId::from_login_input(&attempt.username);
-    let account_key = format!("account:{}", attempt.username.trim().to_ascii_lowercase());
-    let address_key = format!("address:{}", attempt.ip);
+    let (who, address) = throttle::password_limits(
+        &throttle::Limits::new(&state.settings),
+        &state.server_secret,
+        &attempt.username,
+        attempt.device_token.as_deref(),
+        attempt.ip,
+    );
 
     let Some(browser_hash) = attempt.binding.as_deref().map(secrets::hash_token) else {
         return Ok(SignInOutcome::Refused(Refusal::FlowExpired));
     };
-    let (flow, counts, found) = {
-        let (flow_id, keys, id) = (
-            attempt.flow_id.clone(),
-            vec![account_key.clone(), address_key.clone()],
-            account_id.clone(),
-        );
+    let (flow, found) = {
+        let (flow_id, id) = (attempt.flow_id.clone(), account_id.clone());
         state
             .db
             .run(move |conn| {
                 let flow = login_flows::find_flow(conn, &flow_id, &browser_hash, now)?
                     .filter(waits_for_password);
-                let counts = throttle_store::find_counts(conn, &keys)?;
                 let found = match &id {
                     Some(id) => accounts::find_with_password(conn, id.as_str())?,
                     None => None,
                 };
-                Ok::<_, ServiceError>((flow, counts, found))
+                Ok::<_, ServiceError>((flow, found))
             })
             .await?
     };
     let Some(flow) = flow else {
         return Ok(SignInOutcome::Refused(Refusal::FlowExpired));
     };
-    let wait = counts
-        .iter()
-        .filter_map(|c| {
-            let free = if c.key == account_key {
-                t.account_free_failures
-            } else {
-                t.address_free_failures
-            };
-            throttle::wait_secs(
-                c.failures,
-                c.last_failure_at,
-                now,
-                free,
-                t.window_secs,
-                t.max_delay_secs,
-            )
-        })
-        .max();
-    if let Some(wait_secs) = wait {
+    // The attempt is counted before it is judged: parallel guesses cost what sequential
+    // ones do.
+    let limits = vec![who.clone(), address.clone()];
+    if let Err(wait_secs) = throttle::reserve(&state.db, now, limits).await? {
         return Ok(SignInOutcome::Refused(Refusal::Throttled { wait_secs }));
     }
 
@@ -172,8 +158,6 @@ pub async fn submit_password(
         state
             .db
             .write(move |conn| {
-                throttle_store::record_failure(conn, &account_key, now, t.window_secs)?;
-                throttle_store::record_failure(conn, &address_key, now, t.window_secs)?;
                 audit::record(
                     conn,
                     AuditEvent {
@@ -189,6 +173,12 @@ pub async fn submit_password(
             .await?;
         return Ok(SignInOutcome::Refused(Refusal::WrongCredentials));
     };
+    // Right: the browser's (or account's) count starts again, the address gets its
+    // attempt back.
+    state
+        .db
+        .write(move |conn| Ok::<_, ServiceError>(throttle::settle(conn, &[&who], &[&address])?))
+        .await?;
     if credential.is_expired(now) {
         return Ok(SignInOutcome::Refused(Refusal::PasswordExpired));
     }
@@ -258,7 +248,6 @@ async fn after_password(
                         .unwrap_or_default();
                     let requires_mfa = client.is_some_and(|c| c.require_mfa);
                     if authn::second_factor_required(zone, &acr_values, requires_mfa) {
-                        throttle_store::clear(conn, &format!("account:{account_id}"))?;
                         // Bound to this account for good; a flow another answer already
                         // bound (or moved on) is not this one's to take.
                         if !login_flows::advance_to_second_factor(

@@ -27,6 +27,7 @@ pub mod revocation;
 pub mod second_factor;
 pub mod sessions;
 pub mod sign_in;
+pub mod throttle;
 pub mod token;
 pub mod userinfo;
 

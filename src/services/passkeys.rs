@@ -17,11 +17,12 @@ use crate::domain::second_factor::passkey::{Passkeys, StoredPasskey};
 use crate::secrets;
 use crate::services::ServiceError;
 use crate::services::sign_in::{self, FinishContext, Finished};
+use crate::services::throttle;
 use crate::startup::AppState;
 use crate::store::audit;
 use crate::store::login_flows::{self, FlowStage, LoginFlow};
 use crate::store::second_factors::{self, PasskeyRow};
-use crate::store::{DbConnection, accounts, throttle as throttle_store, write_tx};
+use crate::store::{DbConnection, accounts, write_tx};
 
 /// How long a registration may take between its two requests.
 const TICKET_TTL_SECS: i64 = 300;
@@ -289,7 +290,7 @@ pub async fn sign_in_finish(
         ip: ip.to_string(),
     };
     let passkeys = state.passkeys.clone();
-    let t = state.settings.throttle.clone();
+    let limits = throttle::Limits::new(&state.settings);
     state
         .db
         .run(move |conn| {
@@ -325,33 +326,15 @@ pub async fn sign_in_finish(
                 } => (*account, credential, amr),
                 Verified::No { account_id } => {
                     if let Some(id) = account_id {
-                        write_tx(conn, |conn| {
-                            throttle_store::record_failure(
-                                conn,
-                                &format!("second_factor:{id}"),
-                                now,
-                                t.window_secs,
-                            )
-                        })?;
+                        // A failure counts on the account's second-factor budget (refused
+                        // or not, the answer is the same).
+                        let _ = throttle::reserve_on(conn, now, &[limits.second_factor(&id)])?;
                     }
                     return Ok(PasskeySignIn::Rejected);
                 }
             };
-            let key = format!("second_factor:{}", account.id);
-            let counts = throttle_store::find_counts(conn, std::slice::from_ref(&key))?;
-            if let Some(wait_secs) = counts
-                .iter()
-                .filter_map(|c| {
-                    crate::domain::throttle::wait_secs(
-                        c.failures,
-                        c.last_failure_at,
-                        now,
-                        t.account_free_failures,
-                        t.window_secs,
-                        t.max_delay_secs,
-                    )
-                })
-                .max()
+            let budget = limits.second_factor(account.id.as_str());
+            if let Err(wait_secs) = throttle::reserve_on(conn, now, std::slice::from_ref(&budget))?
             {
                 return Ok(PasskeySignIn::Throttled { wait_secs });
             }
@@ -362,7 +345,7 @@ pub async fn sign_in_finish(
                     &credential.credential,
                     now,
                 )?;
-                throttle_store::clear(conn, &key)?;
+                throttle::settle(conn, &[&budget], &[])?;
                 sign_in::finish(conn, &flow, &account, amr, &ctx)
             })?;
             Ok(finished.map_or(PasskeySignIn::FlowExpired, PasskeySignIn::SignedIn))

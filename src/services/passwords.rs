@@ -5,13 +5,10 @@
 
 use crate::domain::account::Account;
 use crate::domain::password::{self, PasswordCredential, PasswordKind, Weakness};
-use crate::domain::throttle;
-use crate::services::{ServiceError, backchannel_logout};
+use crate::services::{ServiceError, backchannel_logout, throttle};
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::{
-    DbConnection, StoreResult, accounts, grants, sessions, throttle as throttle_store,
-};
+use crate::store::{DbConnection, StoreResult, accounts, grants, sessions};
 
 /// Why the password was replaced, as the audit log names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,8 +108,8 @@ pub struct ChangeRequest {
     pub session_hash: String,
 }
 
-/// The owner changes the password: the current one must be right (wrong guesses count
-/// against the account like failed sign-ins), the new one typed twice, different, and
+/// The owner changes the password: the current one must be right (wrong guesses are
+/// throttled on the account's change counter), the new one typed twice, different, and
 /// strong by the one rule.
 pub async fn change_password(
     state: &AppState,
@@ -120,50 +117,25 @@ pub async fn change_password(
     req: ChangeRequest,
 ) -> Result<ChangeOutcome, ServiceError> {
     let now = state.clock.now();
-    let t = state.settings.throttle.clone();
-    let key = format!("account:{}", account.id);
-    let id = account.id.to_string();
-    let (counts, found) = {
-        let key = key.clone();
-        state
-            .db
-            .run(move |conn| {
-                let counts = throttle_store::find_counts(conn, std::slice::from_ref(&key))?;
-                Ok::<_, ServiceError>((counts, accounts::find_with_password(conn, &id)?))
-            })
-            .await?
-    };
-    let wait = counts
-        .iter()
-        .filter_map(|c| {
-            throttle::wait_secs(
-                c.failures,
-                c.last_failure_at,
-                now,
-                t.account_free_failures,
-                t.window_secs,
-                t.max_delay_secs,
-            )
-        })
-        .max();
-    if let Some(wait_secs) = wait {
+    let limit = throttle::Limits::new(&state.settings).password_change(account.id.as_str());
+    // Counted before the hash runs; only a signed-in session reaches this page, so it has
+    // its own counter (a stranger's sign-in guesses do not block the owner's change).
+    if let Err(wait_secs) = throttle::reserve(&state.db, now, vec![limit.clone()]).await? {
         return Ok(ChangeOutcome::Throttled { wait_secs });
     }
+    let id = account.id.to_string();
+    let found = state
+        .db
+        .run(move |conn| Ok::<_, ServiceError>(accounts::find_with_password(conn, &id)?))
+        .await?;
     let phc = found.and_then(|(_, credential)| credential).map(|c| c.hash);
     if !state.hasher.verify(req.current.clone(), phc).await? {
-        state
-            .db
-            .write(move |conn| {
-                Ok::<_, ServiceError>(throttle_store::record_failure(
-                    conn,
-                    &key,
-                    now,
-                    t.window_secs,
-                )?)
-            })
-            .await?;
         return Ok(ChangeOutcome::WrongCurrent);
     }
+    state
+        .db
+        .write(move |conn| Ok::<_, ServiceError>(throttle::settle(conn, &[&limit], &[])?))
+        .await?;
     if req.new != req.again {
         return Ok(ChangeOutcome::Mismatch);
     }

@@ -20,16 +20,16 @@ use std::net::IpAddr;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::password::{PasswordCredential, PasswordKind, Weakness};
 use crate::domain::reissue::{self as rules};
-use crate::domain::throttle;
 use crate::hashing::PasswordHasher;
 use crate::mail::messages;
 use crate::secrets;
 use crate::services::ServiceError;
 use crate::services::passwords::{self, Ended, Reason};
+use crate::services::throttle;
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::reissue::{self as store, PendingReissue};
-use crate::store::{Db, accounts, throttle as throttle_store, write_tx};
+use crate::store::{Db, accounts, write_tx};
 
 pub struct ReissueRequest {
     pub account_id: String,
@@ -67,43 +67,27 @@ pub async fn request(
         return Ok(RequestOutcome::Weak(weakness));
     }
     let now = state.clock.now();
-    let account_key = format!("reissue:account:{typed_id}");
-    let address_key = format!("reissue:address:{}", req.ip);
-    let (counts, found) = {
-        let keys = vec![account_key.clone(), address_key.clone()];
+    let limits = throttle::Limits::new(&state.settings);
+    // Every request counts (matched or not), reserved before any work is done.
+    let reserve = vec![
+        limits.reissue_account(&typed_id),
+        limits.reissue_address(req.ip),
+    ];
+    if let Err(wait_secs) = throttle::reserve(&state.db, now, reserve).await? {
+        return Ok(RequestOutcome::Throttled { wait_secs });
+    }
+    let found = {
         let id = AccountId::from_login_input(&typed_id);
         state
             .db
             .run(move |conn| {
-                let counts = throttle_store::find_counts(conn, &keys)?;
-                let found = match &id {
+                Ok::<_, ServiceError>(match &id {
                     Some(id) => accounts::find_account(conn, id.as_str())?,
                     None => None,
-                };
-                Ok::<_, ServiceError>((counts, found))
+                })
             })
             .await?
     };
-    let wait = counts
-        .iter()
-        .filter_map(|c| {
-            let limit = if c.key == account_key {
-                rules::ACCOUNT_REQUESTS
-            } else {
-                rules::ADDRESS_REQUESTS
-            };
-            rules::request_wait_secs(
-                c.failures,
-                c.last_failure_at,
-                now,
-                limit,
-                rules::REQUEST_WINDOW_SECS,
-            )
-        })
-        .max();
-    if let Some(wait_secs) = wait {
-        return Ok(RequestOutcome::Throttled { wait_secs });
-    }
 
     let target: Option<(Account, String)> = found.filter(Account::can_sign_in).and_then(|a| {
         let registered = a.personal_email.clone()?;
@@ -136,8 +120,6 @@ pub async fn request(
     state
         .db
         .write(move |conn| {
-            throttle_store::record_failure(conn, &account_key, now, rules::REQUEST_WINDOW_SECS)?;
-            throttle_store::record_failure(conn, &address_key, now, rules::REQUEST_WINDOW_SECS)?;
             if let Some(row) = &row {
                 store::insert(conn, row)?;
                 audit::record(
@@ -202,29 +184,8 @@ pub enum KeyOutcome {
 /// Completes an online reissue with its key.
 pub async fn complete(state: &AppState, entry: KeyEntry) -> Result<KeyOutcome, ServiceError> {
     let now = state.clock.now();
-    let t = state.settings.throttle.clone();
-    let address_key = format!("reissue-key:address:{}", entry.ip);
-    let counts = {
-        let keys = vec![address_key.clone()];
-        state
-            .db
-            .run(move |conn| Ok::<_, ServiceError>(throttle_store::find_counts(conn, &keys)?))
-            .await?
-    };
-    if let Some(wait_secs) = counts
-        .iter()
-        .filter_map(|c| {
-            throttle::wait_secs(
-                c.failures,
-                c.last_failure_at,
-                now,
-                t.address_free_failures,
-                t.window_secs,
-                t.max_delay_secs,
-            )
-        })
-        .max()
-    {
+    let address = throttle::Limits::new(&state.settings).reissue_key_address(entry.ip);
+    if let Err(wait_secs) = throttle::reserve(&state.db, now, vec![address.clone()]).await? {
         return Ok(KeyOutcome::Throttled { wait_secs });
     }
     let secret = state.server_secret.clone();
@@ -232,7 +193,12 @@ pub async fn complete(state: &AppState, entry: KeyEntry) -> Result<KeyOutcome, S
     state
         .db
         .write(move |conn| {
-            let live = store::find_live(conn, &entry.ticket, now, rules::MAX_ATTEMPTS)?;
+            // The attempt is counted on the reissue before the key is compared (a
+            // conditional UPDATE): parallel tries cannot overrun its limit.
+            let live = match store::find_live(conn, &entry.ticket, now, rules::MAX_ATTEMPTS)? {
+                Some(p) if store::reserve_attempt(conn, &p.id, rules::MAX_ATTEMPTS)? => Some(p),
+                _ => None,
+            };
             let typed = rules::normalize_key(&entry.key);
             let right = live.as_ref().is_some_and(|p| {
                 typed.as_deref().is_some_and(|k| {
@@ -241,14 +207,9 @@ pub async fn complete(state: &AppState, entry: KeyEntry) -> Result<KeyOutcome, S
             });
             let pending = match live {
                 Some(p) if right && store::consume(conn, &p.id, now)? => p,
-                other => {
-                    if let Some(p) = other {
-                        store::count_attempt(conn, &p.id)?;
-                    }
-                    throttle_store::record_failure(conn, &address_key, now, t.window_secs)?;
-                    return Ok(KeyOutcome::WrongKey);
-                }
+                _ => return Ok(KeyOutcome::WrongKey),
             };
+            throttle::settle(conn, &[], &[&address])?;
             if let Some(weakness) = pending.weakness {
                 return Ok(KeyOutcome::Weak(weakness));
             }

@@ -1,24 +1,25 @@
 //! The second step of a sign-in: a code from an authenticator app, an e-mail or the backup
 //! list (one form field, `code`), or a passkey (see `services::passkeys`).
 //!
-//! Guessing is throttled per account (the same counter for every kind of code), e-mail
-//! codes also die after a few wrong tries, and every code is single-use even under
-//! concurrent submission (conditional UPDATEs).
+//! Guessing is throttled per account (the same counter for every kind of code) and per
+//! sign-in flow, reserved before a code is judged (`services::throttle`); e-mail codes
+//! also die after a few wrong tries (counted before compared), and every code is
+//! single-use even under concurrent submission (conditional UPDATEs).
 
 use std::net::IpAddr;
 
 use crate::domain::account::Account;
 use crate::domain::authn::{self, SecondFactor};
 use crate::domain::second_factor::{backup_codes, email_otp, totp};
-use crate::domain::throttle;
 use crate::mail::messages;
 use crate::secrets;
 use crate::services::ServiceError;
 use crate::services::sign_in::{self, FinishContext, Finished};
+use crate::services::throttle;
 use crate::startup::AppState;
 use crate::store::login_flows::{self, FlowStage, LoginFlow};
 use crate::store::second_factors::{self, Methods, OneTimeCode};
-use crate::store::{DbConnection, StoreResult, accounts, throttle as throttle_store, write_tx};
+use crate::store::{DbConnection, StoreResult, accounts, write_tx};
 
 pub const PURPOSE_SIGN_IN: &str = "sign_in";
 pub const PURPOSE_CONFIRM_ADDRESS: &str = "confirm_address";
@@ -214,29 +215,11 @@ pub async fn submit_code(
         return Ok(CodeOutcome::FlowExpired);
     }
     let now = state.clock.now();
-    let t = state.settings.throttle.clone();
-    let throttle_key = format!("second_factor:{}", account.id);
-    let counts = {
-        let key = throttle_key.clone();
-        state
-            .db
-            .run(move |conn| Ok::<_, ServiceError>(throttle_store::find_counts(conn, &[key])?))
-            .await?
-    };
-    if let Some(wait_secs) = counts
-        .iter()
-        .filter_map(|c| {
-            throttle::wait_secs(
-                c.failures,
-                c.last_failure_at,
-                now,
-                t.account_free_failures,
-                t.window_secs,
-                t.max_delay_secs,
-            )
-        })
-        .max()
-    {
+    let limits = throttle::Limits::new(&state.settings);
+    let budget = limits.second_factor(account.id.as_str());
+    // Reserved before the code is looked at: the account's budget and this flow's cap.
+    let reserve = vec![budget.clone(), limits.flow(&flow.id)];
+    if let Err(wait_secs) = throttle::reserve(&state.db, now, reserve).await? {
         return Ok(CodeOutcome::Throttled { wait_secs });
     }
     let secret = state.server_secret.clone();
@@ -255,14 +238,11 @@ pub async fn submit_code(
                 Ok::<_, ServiceError>(check_code(conn, &secret, account.id.as_str(), &code, now)?)
             })?;
             let Some(factor) = factor else {
-                write_tx(conn, |conn| {
-                    throttle_store::record_failure(conn, &throttle_key, now, t.window_secs)
-                })?;
                 return Ok(CodeOutcome::WrongCode);
             };
             let amr = authn::with_second_factor(&flow.amr, factor);
             let finished = write_tx(conn, |conn| {
-                throttle_store::clear(conn, &throttle_key)?;
+                throttle::settle(conn, &[&budget], &[])?;
                 sign_in::finish(conn, &flow, &account, amr, &ctx)
             })?;
             Ok(finished.map_or(CodeOutcome::FlowExpired, CodeOutcome::SignedIn))
@@ -299,13 +279,15 @@ fn check_code(
             PURPOSE_SIGN_IN,
             now,
             email_otp::MAX_ATTEMPTS,
-        )? {
+        )? && second_factors::reserve_attempt(conn, &code.id, email_otp::MAX_ATTEMPTS)?
+        {
+            // Counted before compared (a conditional UPDATE): parallel tries cannot
+            // overrun the code's attempt limit.
             let mac = secret.mac(&code_purpose(account_id, PURPOSE_SIGN_IN), &digits);
             if secrets::constant_time_eq(&mac, &code.code_mac) {
                 return Ok(second_factors::consume_code(conn, &code.id, now)?
                     .then_some(SecondFactor::EmailCode));
             }
-            second_factors::count_attempt(conn, &code.id)?;
         }
         return Ok(None);
     }

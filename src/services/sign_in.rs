@@ -12,7 +12,7 @@ use crate::services::consent;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::login_flows::{self, LoginFlow};
 use crate::store::sessions::{self, BrowserSession};
-use crate::store::{DbConnection, accounts, throttle as throttle_store};
+use crate::store::{DbConnection, accounts};
 
 /// Where a person lands after signing in directly (not from a relying party).
 pub const DEFAULT_LANDING: &str = "/account";
@@ -21,6 +21,8 @@ pub const PASSWORD_CHANGE: &str = "/account/password";
 
 #[derive(Debug)]
 pub struct Finished {
+    /// Who signed in (the browser gets a device token for this account).
+    pub account_id: String,
     /// The new session cookie's value: a fresh session at a sign-in, the raised session's
     /// new id after a step-up (the old value no longer works either way).
     pub session_token: Option<String>,
@@ -116,7 +118,6 @@ pub fn finish(
             (session, Some(token), hash)
         }
     };
-    throttle_store::clear(conn, &format!("account:{}", account.id))?;
     let change_by = accounts::password_change_by(conn, account.id.as_str())?;
     let next = match &flow.request {
         // Past the deadline, signing in leads only to the change page: no code for anyone.
@@ -153,6 +154,7 @@ pub fn finish(
         },
     )?;
     Ok(Some(Finished {
+        account_id: account.id.to_string(),
         session_token,
         next,
         password_change_by: change_by,

@@ -57,11 +57,20 @@ pub fn find_live(
         .optional()?)
 }
 
-pub fn count_attempt(conn: &mut DbConnection, id: &str) -> StoreResult<()> {
-    diesel::update(password_reissues::table.find(id))
-        .set(password_reissues::attempts.eq(password_reissues::attempts + 1))
-        .execute(conn)?;
-    Ok(())
+/// Counts one attempt at a key before it is compared: one conditional UPDATE, so parallel
+/// attempts cannot overrun `max_attempts`; false when none is left (or it was used).
+pub fn reserve_attempt(conn: &mut DbConnection, id: &str, max_attempts: i64) -> StoreResult<bool> {
+    let counted = diesel::update(
+        password_reissues::table
+            .filter(password_reissues::id.eq(id))
+            .filter(password_reissues::consumed_at.is_null())
+            .filter(password_reissues::attempts.lt(max_attempts)),
+    )
+    .set(password_reissues::attempts.eq(password_reissues::attempts + 1))
+    .returning(password_reissues::attempts)
+    .get_result::<i64>(conn)
+    .optional()?;
+    Ok(counted.is_some())
 }
 
 /// Marks a pending reissue used (or void); false if it already was.

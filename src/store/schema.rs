@@ -187,6 +187,7 @@ diesel::table! {
         key -> Text,
         failures -> BigInt,
         last_failure_at -> BigInt,
+        blocked_until -> BigInt,
     }
 }
 
@@ -434,7 +435,10 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "consumed_at",
         ],
     ),
-    ("login_throttle", &["key", "failures", "last_failure_at"]),
+    (
+        "login_throttle",
+        &["key", "failures", "last_failure_at", "blocked_until"],
+    ),
     (
         "totp_credentials",
         &[

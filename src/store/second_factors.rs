@@ -228,11 +228,20 @@ pub fn delete_dead_codes(conn: &mut DbConnection, now: i64) -> StoreResult<usize
     )
 }
 
-pub fn count_attempt(conn: &mut DbConnection, id: &str) -> StoreResult<()> {
-    diesel::update(one_time_codes::table.find(id))
-        .set(one_time_codes::attempts.eq(one_time_codes::attempts + 1))
-        .execute(conn)?;
-    Ok(())
+/// Counts one attempt at a code before it is compared: one conditional UPDATE, so parallel
+/// attempts cannot overrun `max_attempts`; false when none is left (or it was used).
+pub fn reserve_attempt(conn: &mut DbConnection, id: &str, max_attempts: i64) -> StoreResult<bool> {
+    let counted = diesel::update(
+        one_time_codes::table
+            .filter(one_time_codes::id.eq(id))
+            .filter(one_time_codes::consumed_at.is_null())
+            .filter(one_time_codes::attempts.lt(max_attempts)),
+    )
+    .set(one_time_codes::attempts.eq(one_time_codes::attempts + 1))
+    .returning(one_time_codes::attempts)
+    .get_result::<i64>(conn)
+    .optional()?;
+    Ok(counted.is_some())
 }
 
 /// Marks a code used; false if it already was (single use under concurrency).

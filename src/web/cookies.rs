@@ -19,6 +19,11 @@ use crate::secrets;
 const SESSION: &str = "uec_idp_session";
 const CSRF: &str = "uec_idp_csrf";
 const FLOW: &str = "uec_idp_flow";
+/// Marks a browser that signed in to an account (see `services::throttle`); it outlives
+/// sign-out: it names the browser, not a session.
+const DEVICE: &str = "uec_idp_device";
+/// How long a browser stays known after its last sign-in: a year.
+const DEVICE_MAX_AGE: i64 = 365 * 86_400;
 
 fn name(base: &str, secure: bool) -> String {
     if secure {
@@ -48,6 +53,15 @@ pub fn session_value(req: &HttpRequest, secure: bool) -> Option<String> {
 
 pub fn session_cookie(value: String, secure: bool, max_age: i64) -> Cookie<'static> {
     build(name(SESSION, secure), value, secure, Some(max_age))
+}
+
+pub fn device_value(req: &HttpRequest, secure: bool) -> Option<String> {
+    req.cookie(&name(DEVICE, secure))
+        .map(|c| c.value().to_string())
+}
+
+pub fn device_cookie(value: String, secure: bool) -> Cookie<'static> {
+    build(name(DEVICE, secure), value, secure, Some(DEVICE_MAX_AGE))
 }
 
 /// An HTML page whose forms carry the browser's CSRF token (`render` gets it), setting the

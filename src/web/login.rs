@@ -82,6 +82,7 @@ pub async fn post_login(
         zone: state.cfg.zones.classify(client),
         previous_session: cookies::session_value(&req, secure),
         binding: cookies::flow_binding_value(&req, secure),
+        device_token: cookies::device_value(&req, secure),
     };
     let (status, message, expired) = match login::submit_password(&state, attempt).await? {
         SignInOutcome::SignedIn(finished) => return Ok(second_factor::signed_in(&state, finished)),

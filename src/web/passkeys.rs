@@ -23,7 +23,7 @@ use crate::web::cookies;
 use crate::web::errors::PageError;
 use crate::web::extractors::ClientIp;
 use crate::web::oidc::redirect;
-use crate::web::second_factor::{FLOW_EXPIRED, check_csrf};
+use crate::web::second_factor::{self, FLOW_EXPIRED, check_csrf};
 use crate::web::views::passkeys::passkeys_page;
 
 pub const JS: &str = include_str!("../../templates/passkeys.js");
@@ -239,6 +239,7 @@ pub async fn post_sign_in_finish(
                     state.settings.tokens.session_ttl,
                 ));
             }
+            response.cookie(second_factor::device_cookie(&state, &finished.account_id));
             response.json(json!({ "next": finished.next }))
         }
         PasskeySignIn::Rejected => json_error(StatusCode::UNAUTHORIZED, REJECTED),

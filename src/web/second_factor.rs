@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::services::second_factor::{self, CodeAttempt, CodeOutcome, Entry};
 use crate::services::sign_in::{Finished, PASSWORD_CHANGE};
+use crate::services::throttle;
 use crate::startup::AppState;
 use crate::web::cookies;
 use crate::web::errors::PageError;
@@ -41,6 +42,15 @@ pub fn after_entry(flow_id: &str, entry: &Entry) -> HttpResponse {
     )
 }
 
+/// A new device token for a browser that just signed in to `account_id`: its password
+/// attempts at that account are throttled on their own counter from now on.
+pub fn device_cookie(state: &AppState, account_id: &str) -> actix_web::cookie::Cookie<'static> {
+    cookies::device_cookie(
+        throttle::new_device_token(&state.server_secret, account_id),
+        state.cfg.secure_cookies,
+    )
+}
+
 /// A finished sign-in: set the new session cookie (if any) and go on; when the password
 /// must be changed by a date still ahead, first a page that says so, with a way on.
 pub fn signed_in(state: &AppState, finished: Finished) -> HttpResponse {
@@ -67,6 +77,7 @@ pub fn signed_in(state: &AppState, finished: Finished) -> HttpResponse {
             state.settings.tokens.session_ttl,
         ));
     }
+    response.cookie(device_cookie(state, &finished.account_id));
     match warn {
         Some(by) => response.body(weak_password_page(by, &finished.next).into_string()),
         None => response.finish(),

@@ -9,6 +9,7 @@ mod discovery;
 mod dpop;
 mod dynamic_registration;
 mod flow_binding;
+mod guessing;
 mod helpers;
 mod lifecycle;
 mod login;

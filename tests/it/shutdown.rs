@@ -99,6 +99,9 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The provider's configuration. Its throttle lets the in-flight sign-ins of one account
+/// through: every attempt is counted before it is judged (`services::throttle`), and 24
+/// at once from browsers the account does not know would otherwise exceed its allowance.
 fn write_config(dir: &Path, database_url: &str, port: u16) -> std::path::PathBuf {
     let path = dir.join("serve.toml");
     std::fs::write(
@@ -107,7 +110,8 @@ fn write_config(dir: &Path, database_url: &str, port: u16) -> std::path::PathBuf
             "issuer = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:{port}\"\n\
              database_url = {database_url:?}\nkeys_dir = {:?}\nworkers = 2\n\
              [passwords]\nhashing_threads = 1\n[mail]\ndir = {:?}\n\
-             [network]\ncampus = [\"127.0.0.0/8\"]\n",
+             [network]\ncampus = [\"127.0.0.0/8\"]\n\
+             [throttle]\naccount_free_failures = 1000\n",
             dir.join("keys").display().to_string(),
             dir.join("mail").display().to_string(),
         ),

@@ -79,6 +79,7 @@ diesel::table! {
         amr -> Nullable<Text>,
         session_hash -> Nullable<Text>,
         webauthn_state -> Nullable<Text>,
+        client_key -> Nullable<Text>,
     }
 }
 
@@ -264,6 +265,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+        client_key -> Nullable<Text>,
     }
 }
 
@@ -391,6 +393,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "amr",
             "session_hash",
             "webauthn_state",
+            "client_key",
         ],
     ),
     (
@@ -535,6 +538,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "created_at",
             "expires_at",
             "used_at",
+            "client_key",
         ],
     ),
     ("dpop_proofs_seen", &["jti_hash", "expires_at"]),

@@ -65,3 +65,13 @@ pub fn clear(conn: &mut DbConnection, key: &str) -> StoreResult<()> {
     diesel::delete(login_throttle::table.find(key)).execute(conn)?;
     Ok(())
 }
+
+/// Deletes counters whose last failure is older than the window: they count for nothing
+/// (a new failure starts again from one) and would otherwise pile up, one per address and
+/// per account ID ever tried.
+pub fn delete_stale(conn: &mut DbConnection, now: i64, window_secs: i64) -> StoreResult<usize> {
+    Ok(diesel::delete(
+        login_throttle::table.filter(login_throttle::last_failure_at.lt(now - window_secs)),
+    )
+    .execute(conn)?)
+}

@@ -26,9 +26,10 @@ pub async fn get_login(
     req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<LoginQuery>,
+    ClientIp(client): ClientIp,
 ) -> Result<HttpResponse, PageError> {
     let Some(flow_id) = query.into_inner().flow else {
-        let flow_id = login::start_direct_flow(&state).await?;
+        let flow_id = login::start_direct_flow(&state, client.ip).await?;
         return Ok(redirect(
             StatusCode::SEE_OTHER,
             &format!("{}?flow={flow_id}", paths::LOGIN),

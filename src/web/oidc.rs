@@ -62,7 +62,7 @@ async fn authorize(
     })?;
     let session = cookies::session_value(req, state.cfg.secure_cookies);
     let zone = state.cfg.zones.classify(client);
-    let outcome = authorization::authorize(state, raw, session, zone).await?;
+    let outcome = authorization::authorize(state, raw, session, zone, client.ip).await?;
     Ok(match outcome {
         AuthorizeOutcome::Redirect(location) => redirect(StatusCode::FOUND, &location),
         AuthorizeOutcome::SignIn { flow_id } => redirect(

@@ -248,3 +248,25 @@ async fn a_stored_internal_uri_is_never_contacted() {
         "the listener on loopback saw a connection"
     );
 }
+
+#[tokio::test]
+async fn an_allowed_network_is_delivered_to_through_the_checked_resolver() {
+    let app = spawn_app_with(|s| {
+        s.logout.poll_interval_ms = 100;
+        s.outbound.allowed_networks = vec!["127.0.0.0/8".into(), "::1/128".into()];
+        s.outbound.http_allowed_hosts = vec!["localhost".into()];
+    })
+    .await;
+    app.create_account("a1830000", "student").await;
+    let rp = TestRp::start().await;
+    let by_name = rp.url.replace("127.0.0.1", "localhost");
+    let client = app
+        .register_client(|c| c.backchannel_logout_uri = Some(by_name))
+        .await;
+    set_registered_by(&app, &client.id, "developer").await;
+    let tokens = sign_in(&app, &client, "a1830000").await;
+    let r = logout(&app, &[("id_token_hint", &tokens.id_token)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Resolved by the checked resolver, connected on the URI's port.
+    rp.wait_for_tokens(1).await;
+}

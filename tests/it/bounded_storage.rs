@@ -153,6 +153,9 @@ async fn ten_megabytes_of_unauthenticated_traffic_leave_storage_bounded() {
 
     let (flows, flow_bytes) = usage(&app, "login_flows", "request").await;
     let (pars, par_bytes) = usage(&app, "pushed_authorization_requests", "params").await;
+    eprintln!(
+        "stored: {flows} flows ({flow_bytes} B), {pars} pushed ({par_bytes} B) for {sent} B sent"
+    );
     // 50 flows and 50 pushed requests per address, each a few KiB: well under 1 MiB.
     assert!(flows <= 60, "{flows} login flows stored");
     assert!(pars <= 60, "{pars} pushed requests stored");
@@ -391,4 +394,24 @@ async fn stale_throttle_counters_are_swept() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(left.0, 1, "only the fresh counter is left");
+}
+
+#[tokio::test]
+async fn typed_account_ids_are_stored_small_in_the_throttle() {
+    let app = spawn_app().await;
+    let who = app.stranger_at(FLOODER);
+    let start = who
+        .browser
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("login");
+    for i in 0..3 {
+        let typed = format!("{i}{}", long(10_000));
+        let r = who.submit_login(&location(&start), &typed, "wrong").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "refused");
+    }
+    let (rows, bytes) = usage(&app, "login_throttle", "key").await;
+    assert_eq!(rows, 4, "three typed IDs and the address");
+    assert!(bytes < 1000, "{bytes} bytes of throttle keys");
 }

@@ -14,31 +14,11 @@ pub struct FailureCount {
     pub last_failure_at: i64,
 }
 
-/// Longest key stored as it is; a longer one (an account ID typed by anyone, up to the
-/// form limit) is stored as its hash, so a counter row stays small whatever was typed.
-const MAX_PLAIN_KEY: usize = 128;
-
-fn stored_key(key: &str) -> String {
-    if key.len() <= MAX_PLAIN_KEY {
-        key.to_string()
-    } else {
-        format!("sha256:{}", crate::secrets::hash_token(key))
-    }
-}
-
-/// The counts of `keys` (each reported under the key asked for).
 pub fn find_counts(conn: &mut DbConnection, keys: &[String]) -> StoreResult<Vec<FailureCount>> {
-    let stored: Vec<String> = keys.iter().map(|k| stored_key(k)).collect();
-    let mut counts: Vec<FailureCount> = login_throttle::table
-        .filter(login_throttle::key.eq_any(&stored))
+    Ok(login_throttle::table
+        .filter(login_throttle::key.eq_any(keys))
         .select(FailureCount::as_select())
-        .load(conn)?;
-    for c in &mut counts {
-        if let Some(i) = stored.iter().position(|k| *k == c.key) {
-            c.key = keys[i].clone();
-        }
-    }
-    Ok(counts)
+        .load(conn)?)
 }
 
 /// Counts one failure; counts older than `window_secs` start again from one. Call inside
@@ -49,7 +29,6 @@ pub fn record_failure(
     now: i64,
     window_secs: i64,
 ) -> StoreResult<()> {
-    let key = &stored_key(key);
     let current = login_throttle::table
         .find(key)
         .select(FailureCount::as_select())
@@ -83,7 +62,7 @@ pub fn record_failure(
 }
 
 pub fn clear(conn: &mut DbConnection, key: &str) -> StoreResult<()> {
-    diesel::delete(login_throttle::table.find(stored_key(key))).execute(conn)?;
+    diesel::delete(login_throttle::table.find(key)).execute(conn)?;
     Ok(())
 }
 

@@ -183,7 +183,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let governor = match &rate_limit {
                 Some(config) => Condition::new(true, actix_governor::Governor::new(config)),
-                // Never built when disabled: a dummy config stands in the type.
+                // Switched off: the condition never calls it; a default config gives the type.
                 None => Condition::new(
                     false,
                     actix_governor::Governor::new(&routes::limits::disabled_rate_limit()),

@@ -27,6 +27,8 @@ const SECTIONS: &[&str] = &[
     "second_factor",
     "lifecycle",
     "logout",
+    "limits",
+    "outbound",
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -50,6 +52,51 @@ pub struct Settings {
     pub second_factor: SecondFactorSettings,
     pub lifecycle: LifecycleSettings,
     pub logout: LogoutSettings,
+    pub limits: LimitSettings,
+    pub outbound: OutboundSettings,
+}
+
+/// Bounds on what unauthenticated traffic may cost (issue #12 item 5).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// Requests per second each client address may make to the unauthenticated endpoints
+    /// (sign-in, `/authorize`, `/par`, `/register`, `/reissue`, `/logout`), sustained;
+    /// 0 turns the limit off.
+    pub rate_per_second: u32,
+    /// Requests an address may make at once before the sustained rate applies.
+    pub rate_burst: u32,
+    /// Sign-ins in progress (login flows) one address may have open; beyond it the
+    /// address's oldest are dropped.
+    pub open_flows_per_address: i64,
+    /// Pushed requests of public clients one address may have waiting; beyond it the
+    /// address's oldest are dropped.
+    pub pushed_requests_per_address: i64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            rate_per_second: 20,
+            rate_burst: 200,
+            open_flows_per_address: 1000,
+            pushed_requests_per_address: 200,
+        }
+    }
+}
+
+/// Calls this provider makes to addresses that relying parties chose (back-channel logout).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutboundSettings {
+    /// Hosts (as written in the URI) where a portal or dynamically registered client may
+    /// use plain http: a development allow-list; empty in production.
+    pub http_allowed_hosts: Vec<String>,
+    /// Networks that portal and dynamically registered clients may reach although they
+    /// are loopback, private, link-local and so on (CIDRs); empty in production.
+    pub allowed_networks: Vec<String>,
+    /// Apply the address rules to the operator's `client register` clients too.
+    pub check_operator_clients: bool,
 }
 
 /// Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0).
@@ -215,6 +262,8 @@ impl Default for Settings {
             second_factor: SecondFactorSettings::default(),
             lifecycle: LifecycleSettings::default(),
             logout: LogoutSettings::default(),
+            limits: LimitSettings::default(),
+            outbound: OutboundSettings::default(),
         }
     }
 }
@@ -326,6 +375,8 @@ pub struct Validated {
     pub argon2: Argon2Params,
     /// Cookies get `Secure` and the `__Host-` prefix when the issuer is https.
     pub secure_cookies: bool,
+    /// `outbound.allowed_networks`, parsed.
+    pub outbound_allowed: Vec<IpNet>,
 }
 
 impl Settings {
@@ -420,8 +471,31 @@ impl Settings {
                 ));
             }
         }
+        let outbound_allowed =
+            parse_cidrs("outbound.allowed_networks", &self.outbound.allowed_networks)?;
+        for (key, value) in [
+            (
+                "limits.open_flows_per_address",
+                self.limits.open_flows_per_address,
+            ),
+            (
+                "limits.pushed_requests_per_address",
+                self.limits.pushed_requests_per_address,
+            ),
+        ] {
+            if !(1..=1_000_000).contains(&value) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{value} is outside 1..=1000000"),
+                ));
+            }
+        }
+        if self.limits.rate_per_second > 0 && self.limits.rate_burst == 0 {
+            return Err(ConfigError::new("limits.rate_burst", "must be at least 1"));
+        }
         let base = self.issuer.trim_end_matches('/').to_string();
         Ok(Validated {
+            outbound_allowed,
             secure_cookies: issuer.scheme() == "https",
             issuer: self.issuer.clone(),
             base,

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use actix_web::dev::Server;
+use actix_web::middleware::Condition;
 use actix_web::{App, HttpServer, web};
 
 use crate::clock::Clock;
@@ -173,9 +174,29 @@ impl Application {
         });
         let app_state = state.clone();
         let https = state.cfg.secure_cookies;
+        let rate_limit = routes::limits::rate_limit(
+            state.settings.limits.rate_per_second,
+            state.settings.limits.rate_burst,
+            state.cfg.trusted_proxies.clone(),
+        );
+        let limiter = rate_limit.as_ref().map(|r| r.limiter().clone());
         let server = HttpServer::new(move || {
+            let governor = match &rate_limit {
+                Some(config) => Condition::new(true, actix_governor::Governor::new(config)),
+                // Switched off: the condition never calls it; a default config gives the type.
+                None => Condition::new(
+                    false,
+                    actix_governor::Governor::new(&routes::limits::disabled_rate_limit()),
+                ),
+            };
             App::new()
                 .wrap(routes::middleware::strict_transport(https))
+                .wrap(governor)
+                .wrap(actix_web::middleware::from_fn(routes::limits::guard))
+                // Backstops for bodies without Content-Length (see `limits::guard`).
+                .app_data(web::PayloadConfig::new(routes::limits::MAX_BODY))
+                .app_data(web::FormConfig::default().limit(routes::limits::FORM_LIMIT))
+                .app_data(web::JsonConfig::default().limit(routes::limits::JSON_LIMIT))
                 .app_data(app_state.clone())
                 .configure(routes::routes::configure)
         })
@@ -192,6 +213,9 @@ impl Application {
                 state.backchannel.clone(),
             )),
         ];
+        if let Some(limiter) = limiter {
+            background.push(tokio::spawn(forget_idle_addresses(limiter)));
+        }
         if state.settings.lifecycle.interval_secs > 0 {
             background.push(tokio::spawn(lifecycle_passes(state.clone())));
         }
@@ -275,6 +299,32 @@ fn dir_mtime(dir: &PathBuf) -> Option<SystemTime> {
     std::fs::metadata(dir).and_then(|m| m.modified()).ok()
 }
 
+/// The rate limiter keeps a cell per client address: addresses whose allowance is full
+/// again are dropped every minute, so the map stays as small as the current traffic.
+async fn forget_idle_addresses<K, S>(
+    limiter: Arc<
+        actix_governor::governor::RateLimiter<
+            K,
+            S,
+            actix_governor::governor::clock::QuantaClock,
+            actix_governor::governor::middleware::NoOpMiddleware<
+                actix_governor::governor::clock::QuantaInstant,
+            >,
+        >,
+    >,
+) where
+    K: std::hash::Hash + Eq + Clone,
+    S: actix_governor::governor::state::keyed::ShrinkableKeyedStateStore<K>
+        + actix_governor::governor::state::StateStore<Key = K>,
+{
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
+    }
+}
+
 /// Deletion reminders and deletions, every `lifecycle.interval_secs` (first one a minute
 /// after start, off the start-up path). Reminders are claimed, so restarts resend nothing.
 async fn lifecycle_passes(state: web::Data<AppState>) {
@@ -291,7 +341,8 @@ async fn lifecycle_passes(state: web::Data<AppState>) {
 }
 
 /// Deletes expired sessions, login flows, codes, pending reissues, refresh tokens,
-/// denylist rows and idle throttle counters every ten minutes.
+/// denylist rows, seen DPoP proofs, pushed requests and sign-in throttle counters past
+/// their window every ten minutes: every table that unauthenticated traffic can grow.
 async fn sweep_expired(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {

@@ -8,6 +8,7 @@ pub mod client_address;
 pub mod compliance;
 pub mod lifecycle;
 pub mod network_zone;
+pub mod outbound;
 pub mod password;
 pub mod reissue;
 pub mod second_factor;

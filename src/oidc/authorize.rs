@@ -14,8 +14,12 @@ use crate::oidc::pkce;
 /// lets the server grant fewer scopes than asked for).
 pub const SUPPORTED_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
-/// Longest accepted `state`, `nonce`, `login_hint` and similar free-form values.
+/// Longest accepted `state` (relying parties sometimes pack their own data into it).
 const MAX_PARAM_LEN: usize = 2048;
+/// Longest accepted `nonce`, `scope` and `acr_values`.
+const MAX_SHORT_PARAM_LEN: usize = 512;
+/// Longest accepted `login_hint` (an account ID or an e-mail address) and `ui_locales`.
+const MAX_HINT_LEN: usize = 256;
 
 /// The query (GET) or form (POST) of `/authorize`, as received.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -125,15 +129,19 @@ pub fn validate(
     };
     let invalid = |description: &str| reject(OAuthErrorCode::InvalidRequest, description);
 
-    for (name, value) in [
-        ("state", &raw.state),
-        ("nonce", &raw.nonce),
-        ("login_hint", &raw.login_hint),
-        ("ui_locales", &raw.ui_locales),
-        ("acr_values", &raw.acr_values),
-        ("scope", &raw.scope),
+    for (name, value, max) in [
+        ("state", &raw.state, MAX_PARAM_LEN),
+        ("nonce", &raw.nonce, MAX_SHORT_PARAM_LEN),
+        ("login_hint", &raw.login_hint, MAX_HINT_LEN),
+        ("ui_locales", &raw.ui_locales, MAX_HINT_LEN),
+        ("acr_values", &raw.acr_values, MAX_SHORT_PARAM_LEN),
+        ("scope", &raw.scope, MAX_SHORT_PARAM_LEN),
+        ("prompt", &raw.prompt, MAX_HINT_LEN),
+        ("max_age", &raw.max_age, MAX_HINT_LEN),
+        ("response_mode", &raw.response_mode, MAX_HINT_LEN),
+        ("code_challenge", &raw.code_challenge, MAX_HINT_LEN),
     ] {
-        if value.as_ref().is_some_and(|v| v.len() > MAX_PARAM_LEN) {
+        if value.as_ref().is_some_and(|v| v.len() > max) {
             return Err(invalid(&format!("{name} is too long")));
         }
     }

@@ -6,6 +6,7 @@ use url::Url;
 use crate::domain::account::Account;
 use crate::domain::authn;
 use crate::domain::network_zone::Zone;
+use crate::domain::outbound::budget_key;
 use crate::oidc::authorize::{
     self, AuthorizationRequest, AuthorizeRejection, Prompt, RawAuthorizeParams,
 };
@@ -17,7 +18,7 @@ use crate::services::second_factor::{self, Entry};
 use crate::services::{consent, par};
 use crate::startup::AppState;
 use crate::store::grants::{self, Grant, IssuedCode};
-use crate::store::login_flows::{self, FlowStage, LoginFlow};
+use crate::store::login_flows::{self, AddressBudget, FlowStage, LoginFlow};
 use crate::store::second_factors::{self, Methods};
 use crate::store::sessions::{self, BrowserSession};
 use crate::store::{DbConnection, StoreResult, accounts, clients};
@@ -61,9 +62,15 @@ pub async fn authorize(
     session_id: Option<String>,
     binding: &str,
     zone: Zone,
+    address: std::net::IpAddr,
 ) -> Result<AuthorizeOutcome, ServiceError> {
     let browser_hash = secrets::hash_token(binding);
     let now = state.clock.now();
+    // Nobody is signed in yet: what this request stores counts against its address.
+    let budget = AddressBudget {
+        key: budget_key(address),
+        max_open: state.settings.limits.open_flows_per_address,
+    };
     let code_ttl = state.settings.tokens.code_ttl;
     let flow_ttl = state.settings.tokens.login_flow_ttl;
     let issuer = state.cfg.issuer.clone();
@@ -212,7 +219,7 @@ pub async fn authorize(
                 now + flow_ttl,
                 browser_hash.clone(),
             );
-            login_flows::insert_flow(conn, &flow, now)?;
+            login_flows::insert_flow_within_budget(conn, &flow, now, &budget)?;
             Ok::<_, ServiceError>(Done(AuthorizeOutcome::SignIn { flow_id: flow.id }))
         })
         .await?;

@@ -10,10 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::domain::client::Registrar;
 use crate::oidc::keys::SigningAlg;
 use crate::oidc::logout::{LogoutTokenClaims, sign_logout_token};
 use crate::secrets;
 use crate::services::ServiceError;
+use crate::services::outbound::{self, OutboundPolicy};
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::grants::Touched;
@@ -77,13 +79,7 @@ impl Wakeup {
 /// The delivery loop inside `serve`: a pass at start (rows left by a previous run), then
 /// one whenever woken or every `logout.poll_interval_ms`.
 pub async fn run(state: Arc<AppState>, wakeup: Arc<Wakeup>) {
-    let http = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(
-            state.settings.logout.request_timeout_secs.max(1),
-        ))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
+    let http = match Clients::new(&state) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "back-channel logout worker not started");
@@ -102,12 +98,47 @@ pub async fn run(state: Arc<AppState>, wakeup: Arc<Wakeup>) {
     }
 }
 
+/// The two HTTP clients of the worker: the operator's own registrations are trusted (they
+/// may sit on the campus network or loopback); every other client's URI is checked
+/// (`services::outbound`), and with `outbound.check_operator_clients` the operator's too.
+#[derive(Clone)]
+pub struct Clients {
+    trusted: reqwest::Client,
+    checked: reqwest::Client,
+    policy: OutboundPolicy,
+    check_operator: bool,
+}
+
+impl Clients {
+    pub fn new(state: &AppState) -> reqwest::Result<Clients> {
+        let timeout = Duration::from_secs(state.settings.logout.request_timeout_secs.max(1));
+        let policy = OutboundPolicy::from_state(state);
+        Ok(Clients {
+            trusted: reqwest::Client::builder()
+                .timeout(timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            checked: outbound::checked_client(&policy, timeout)?,
+            policy,
+            check_operator: state.settings.outbound.check_operator_clients,
+        })
+    }
+
+    /// The client to use for `p`, or why its URI may not be called.
+    fn for_pending(&self, p: &Pending, uri: &str) -> Result<&reqwest::Client, String> {
+        if p.registered_by == Registrar::Operator.as_str() && !self.check_operator {
+            return Ok(&self.trusted);
+        }
+        let url = url::Url::parse(uri).map_err(|_| "the URI is not absolute".to_string())?;
+        outbound::check_delivery(&self.policy, &url)
+            .map_err(|why| format!("refused by the outbound rules: {why}"))?;
+        Ok(&self.checked)
+    }
+}
+
 /// One pass: lease the due rows and try each once, concurrently (one slow relying party
 /// does not hold up the others); how many were tried.
-pub async fn run_once(
-    state: &Arc<AppState>,
-    http: &reqwest::Client,
-) -> Result<usize, ServiceError> {
+pub async fn run_once(state: &Arc<AppState>, http: &Clients) -> Result<usize, ServiceError> {
     let now = state.clock.now();
     let max = state.settings.logout.max_attempts;
     let due = state
@@ -132,14 +163,13 @@ pub async fn run_once(
     Ok(n)
 }
 
-async fn deliver(
-    state: &AppState,
-    http: &reqwest::Client,
-    pending: Pending,
-) -> Result<(), ServiceError> {
+async fn deliver(state: &AppState, http: &Clients, pending: Pending) -> Result<(), ServiceError> {
     let outcome = match pending.backchannel_logout_uri.as_deref() {
         None => Err("the client no longer has a backchannel_logout_uri".to_string()),
-        Some(uri) => send(state, http, &pending, uri).await,
+        Some(uri) => match http.for_pending(&pending, uri) {
+            Ok(client) => send(state, client, &pending, uri).await,
+            Err(refused) => Err(refused),
+        },
     };
     let now = state.clock.now();
     let max = state.settings.logout.max_attempts;
@@ -212,6 +242,9 @@ async fn send(
 
 /// A reqwest error's text without its URL (a back-channel URI may carry a query secret).
 fn without_url(e: &reqwest::Error) -> String {
+    if let Some(why) = outbound::refused_by_rules(e) {
+        return format!("refused by the outbound rules: the name {why}");
+    }
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

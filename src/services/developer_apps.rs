@@ -9,6 +9,7 @@ use crate::services::ServiceError;
 use crate::services::clients::{
     NewClient, RegisteredClient, audit_client, new_relying_party, validate, with_metadata,
 };
+use crate::services::outbound::{self, OutboundPolicy};
 use crate::startup::AppState;
 use crate::store::{StoreError, clients, write_tx};
 
@@ -102,6 +103,11 @@ pub async fn register_app(
     form: AppForm,
 ) -> Result<RegisteredClient, AppError> {
     let owner = allowed(account)?;
+    outbound::check_registration(
+        &OutboundPolicy::from_state(state),
+        form.backchannel_logout_uri.as_deref(),
+    )
+    .await?;
     let (client, client_secret) = new_relying_party(
         form.into_new_client(),
         Registrar::Developer,
@@ -158,6 +164,11 @@ pub async fn update_app(
     client_id: String,
     form: AppForm,
 ) -> Result<RelyingParty, AppError> {
+    outbound::check_registration(
+        &OutboundPolicy::from_state(state),
+        form.backchannel_logout_uri.as_deref(),
+    )
+    .await?;
     change_owned(
         state,
         account,

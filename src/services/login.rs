@@ -59,8 +59,17 @@ pub enum Refusal {
 }
 
 /// Opens a sign-in for someone who came to the IdP directly, bound to the browser whose
-/// flow-binding cookie is `binding`.
-pub async fn start_direct_flow(state: &AppState, binding: &str) -> Result<String, ServiceError> {
+/// flow-binding cookie is `binding` and counted against `address` (see
+/// `login_flows::insert_flow_within_budget`).
+pub async fn start_direct_flow(
+    state: &AppState,
+    binding: &str,
+    address: std::net::IpAddr,
+) -> Result<String, ServiceError> {
+    let budget = login_flows::AddressBudget {
+        key: crate::domain::outbound::budget_key(address),
+        max_open: state.settings.limits.open_flows_per_address,
+    };
     let now = state.clock.now();
     let flow = LoginFlow::new(
         secrets::new_token(),
@@ -71,7 +80,11 @@ pub async fn start_direct_flow(state: &AppState, binding: &str) -> Result<String
     let id = flow.id.clone();
     state
         .db
-        .write(move |conn| Ok::<_, ServiceError>(login_flows::insert_flow(conn, &flow, now)?))
+        .write(move |conn| {
+            Ok::<_, ServiceError>(login_flows::insert_flow_within_budget(
+                conn, &flow, now, &budget,
+            )?)
+        })
         .await?;
     Ok(id)
 }

@@ -17,6 +17,7 @@ pub mod introspection;
 pub mod lifecycle;
 pub mod login;
 pub mod logout;
+pub mod outbound;
 pub mod par;
 pub mod passkeys;
 pub mod passwords;

@@ -23,6 +23,26 @@ pub const LIFETIME: i64 = 60;
 pub const UNUSABLE: &str = "This sign-in request has expired or was already used. Go back to the application and try again. \
      / このログイン要求は有効期限が切れているか、使用済みです。アプリケーションに戻ってやり直してください。";
 
+/// The parameters a pushed request keeps: those `/authorize` reads (`RawAuthorizeParams`).
+const STORED_PARAMS: [&str; 16] = [
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "ui_locales",
+    "acr_values",
+    "request",
+    "request_uri",
+];
+
 /// RFC 9126 §2.2's answer.
 #[derive(Debug, serde::Serialize)]
 pub struct Pushed {
@@ -59,14 +79,18 @@ pub async fn push(
     state: &AppState,
     presented: PresentedClient,
     mut params: Vec<(String, String)>,
+    address: std::net::IpAddr,
 ) -> Result<Pushed, ParError> {
     let now = state.clock.now();
+    let budget_key = crate::domain::outbound::budget_key(address);
+    let max_per_address = state.settings.limits.pushed_requests_per_address;
     state
         .db
         .write(move |conn| {
             let client = client_auth::authenticate(conn, &presented)?;
-            // Credentials are not authorization parameters: never stored.
-            params.retain(|(k, _)| k != "client_secret");
+            // Only authorization parameters are stored (never credentials, never whatever
+            // else a form carries); `validate` below bounds each one's length.
+            params.retain(|(k, _)| STORED_PARAMS.contains(&k.as_str()));
             if !params.iter().any(|(k, _)| k == "client_id") {
                 // Authenticated by the Authorization header alone: the request is its.
                 params.push(("client_id".into(), client.id.clone()));
@@ -98,14 +122,13 @@ pub async fn push(
                 }
             }
             let token = secrets::new_token();
-            pushed_requests::insert(
-                conn,
-                &secrets::hash_token(&token),
-                &client.id,
-                &encoded,
-                now,
-                now + LIFETIME,
-            )?;
+            let hash = secrets::hash_token(&token);
+            pushed_requests::insert(conn, &hash, &client.id, &encoded, now, now + LIFETIME)?;
+            if client.is_public() {
+                // A public client id authenticates nobody: its pushes count against the
+                // address that sent them.
+                pushed_requests::trim_for_key(conn, &budget_key, &hash, max_per_address)?;
+            }
             Ok(Pushed {
                 request_uri: format!("{REQUEST_URI_PREFIX}{token}"),
                 expires_in: LIFETIME,

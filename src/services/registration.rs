@@ -12,6 +12,7 @@ use crate::services::ServiceError;
 use crate::services::clients::{
     ClientError, NewClient, audit_client, new_relying_party, validate, with_metadata,
 };
+use crate::services::outbound::{self, OutboundPolicy};
 use crate::startup::AppState;
 use crate::store::{Db, DbConnection, StoreError, clients, initial_tokens, write_tx};
 
@@ -145,6 +146,15 @@ pub async fn register(
     metadata: Result<ClientMetadata, MetadataError>,
 ) -> Result<Registration, RegistrationError> {
     let now = state.clock.now();
+    let metadata = match metadata {
+        Ok(m) => outbound::check_registration(
+            &OutboundPolicy::from_state(state),
+            m.backchannel_logout_uri.as_deref(),
+        )
+        .await
+        .map(|()| m),
+        Err(e) => Err(e),
+    };
     let prepared = metadata
         .and_then(|m| new_client(&m))
         .and_then(|new| new_relying_party(new, Registrar::Dynamic, None));
@@ -215,6 +225,17 @@ pub async fn replace(
     metadata: Result<ClientMetadata, MetadataError>,
 ) -> Result<(RelyingParty, Option<String>), RegistrationError> {
     let now = state.clock.now();
+    // Resolved before the transaction (no lookup inside it); a refusal is reported only
+    // after the token check below, like any other metadata problem.
+    let metadata = match metadata {
+        Ok(m) => outbound::check_registration(
+            &OutboundPolicy::from_state(state),
+            m.backchannel_logout_uri.as_deref(),
+        )
+        .await
+        .map(|()| m),
+        Err(e) => Err(e),
+    };
     state
         .db
         .run(move |conn| {

@@ -119,6 +119,52 @@ pub fn insert_flow(conn: &mut DbConnection, flow: &LoginFlow, now: i64) -> Store
     Ok(())
 }
 
+/// How many open flows one client address may hold (see [`insert_flow_within_budget`]).
+#[derive(Clone, Debug)]
+pub struct AddressBudget {
+    /// `domain::outbound::budget_key` of the client address.
+    pub key: String,
+    pub max_open: i64,
+}
+
+/// Inserts a flow opened by unauthenticated traffic, counted against its address: the
+/// address's flows beyond the newest `max_open` are deleted in the same transaction (the
+/// new one never), so what one address can make us store is bounded whatever it sends.
+/// Eviction rather than refusal: someone behind the same campus NAT as a flood loses at
+/// worst a sign-in page, and the flood cannot lock the address out.
+pub fn insert_flow_within_budget(
+    conn: &mut DbConnection,
+    flow: &LoginFlow,
+    now: i64,
+    budget: &AddressBudget,
+) -> StoreResult<()> {
+    insert_flow(conn, flow, now)?;
+    diesel::update(login_flows::table.find(&flow.id))
+        .set(login_flows::client_key.eq(&budget.key))
+        .execute(conn)?;
+    let cutoff: Option<(i64, String)> = login_flows::table
+        .filter(login_flows::client_key.eq(&budget.key))
+        .order((login_flows::created_at.desc(), login_flows::id.desc()))
+        .offset(budget.max_open.max(1))
+        .select((login_flows::created_at, login_flows::id))
+        .first(conn)
+        .optional()?;
+    if let Some((at, id)) = cutoff {
+        diesel::delete(
+            login_flows::table
+                .filter(login_flows::client_key.eq(&budget.key))
+                .filter(login_flows::id.ne(&flow.id))
+                .filter(
+                    login_flows::created_at
+                        .lt(at)
+                        .or(login_flows::created_at.eq(at).and(login_flows::id.le(id))),
+                ),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// A live sign-in flow begun by the browser whose binding cookie hashes to
 /// `browser_hash`; `None` when unknown, expired, unreadable or another browser's (all the
 /// same to the caller: the person starts again). Consent flows are not sign-ins: they are

@@ -24,6 +24,9 @@ pub struct Pending {
     pub backchannel_logout_uri: Option<String>,
     /// The client's ID-token algorithm (`RS256` / `ES256`).
     pub id_token_alg: String,
+    /// Who registered the client (`operator`, `developer`, `dynamic`): decides whether its
+    /// URI is held to the outbound address rules.
+    pub registered_by: String,
 }
 
 #[derive(Insertable)]
@@ -113,10 +116,19 @@ pub fn claim_due(
                 logout_notifications::attempts,
                 clients::backchannel_logout_uri,
                 clients::id_token_alg,
+                clients::registered_by,
             ))
-            .first::<(String, String, Option<String>, i64, Option<String>, String)>(conn)
+            .first::<(
+                String,
+                String,
+                Option<String>,
+                i64,
+                Option<String>,
+                String,
+                String,
+            )>(conn)
             .optional()?;
-        if let Some((client_id, sub, sid, attempts, uri, alg)) = row {
+        if let Some((client_id, sub, sid, attempts, uri, alg, registered_by)) = row {
             claimed.push(Pending {
                 id,
                 client_id,
@@ -125,6 +137,7 @@ pub fn claim_due(
                 attempts,
                 backchannel_logout_uri: uri,
                 id_token_alg: alg,
+                registered_by,
             });
         }
     }

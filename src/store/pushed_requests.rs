@@ -26,6 +26,40 @@ pub fn insert(
     Ok(())
 }
 
+/// Keeps only the newest `max` pushed requests stored under `client_key` (a public
+/// client's pushes from one address), never the one just stored (`keep`).
+pub fn trim_for_key(
+    conn: &mut DbConnection,
+    client_key: &str,
+    keep: &str,
+    max: i64,
+) -> StoreResult<()> {
+    diesel::update(par::table.find(keep))
+        .set(par::client_key.eq(client_key))
+        .execute(conn)?;
+    let cutoff: Option<(i64, String)> = par::table
+        .filter(par::client_key.eq(client_key))
+        .order((par::created_at.desc(), par::request_uri_hash.desc()))
+        .offset(max.max(1))
+        .select((par::created_at, par::request_uri_hash))
+        .first(conn)
+        .optional()?;
+    if let Some((at, hash)) = cutoff {
+        diesel::delete(
+            par::table
+                .filter(par::client_key.eq(client_key))
+                .filter(par::request_uri_hash.ne(keep))
+                .filter(
+                    par::created_at
+                        .lt(at)
+                        .or(par::created_at.eq(at).and(par::request_uri_hash.le(hash))),
+                ),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Marks the request used and returns its parameters; `None` when it is unknown, of
 /// another client, expired or already used. The conditional UPDATE is the single-use
 /// guarantee: of two concurrent uses only one changes the row.

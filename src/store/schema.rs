@@ -80,6 +80,7 @@ diesel::table! {
         session_hash -> Nullable<Text>,
         webauthn_state -> Nullable<Text>,
         browser_hash -> Nullable<Text>,
+        client_key -> Nullable<Text>,
     }
 }
 
@@ -266,6 +267,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+        client_key -> Nullable<Text>,
     }
 }
 
@@ -394,6 +396,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "session_hash",
             "webauthn_state",
             "browser_hash",
+            "client_key",
         ],
     ),
     (
@@ -541,6 +544,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "created_at",
             "expires_at",
             "used_at",
+            "client_key",
         ],
     ),
     ("dpop_proofs_seen", &["jti_hash", "expires_at"]),

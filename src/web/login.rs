@@ -26,11 +26,12 @@ pub async fn get_login(
     req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<LoginQuery>,
+    ClientIp(client): ClientIp,
 ) -> Result<HttpResponse, PageError> {
     let secure = state.cfg.secure_cookies;
     let Some(flow_id) = query.into_inner().flow else {
         let (binding, new_cookie) = cookies::flow_binding(&req, secure);
-        let flow_id = login::start_direct_flow(&state, &binding).await?;
+        let flow_id = login::start_direct_flow(&state, &binding, client.ip).await?;
         let response = redirect(
             StatusCode::SEE_OTHER,
             &format!("{}?flow={flow_id}", paths::LOGIN),

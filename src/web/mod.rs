@@ -10,6 +10,7 @@ pub mod developer;
 pub mod errors;
 pub mod extractors;
 pub mod health;
+pub mod limits;
 pub mod login;
 pub mod logout;
 pub mod middleware;

@@ -63,7 +63,7 @@ async fn authorize(
     let session = cookies::session_value(req, state.cfg.secure_cookies);
     let zone = state.cfg.zones.classify(client);
     let (binding, new_cookie) = cookies::flow_binding(req, state.cfg.secure_cookies);
-    let outcome = authorization::authorize(state, raw, session, &binding, zone).await?;
+    let outcome = authorization::authorize(state, raw, session, &binding, zone, client.ip).await?;
     let response = match outcome {
         AuthorizeOutcome::Redirect(location) => redirect(StatusCode::FOUND, &location),
         AuthorizeOutcome::SignIn { flow_id } => redirect(

@@ -195,7 +195,7 @@ pub async fn verify_logout_token(app: &TestApp, token: &str, client_id: &str) ->
 }
 
 /// The browser follows the end-session URL with `params`.
-async fn logout(app: &TestApp, params: &[(&str, &str)]) -> reqwest::Response {
+pub async fn logout(app: &TestApp, params: &[(&str, &str)]) -> reqwest::Response {
     app.browser
         .get(logout_url(app, params))
         .send()

@@ -3,6 +3,7 @@
 mod access;
 mod admin_cli;
 mod backchannel_logout;
+mod bounded_storage;
 mod consent;
 mod developer_portal;
 mod discovery;
@@ -16,6 +17,7 @@ mod login;
 mod logout;
 mod oidc_code_flow;
 mod oidc_errors;
+mod outbound;
 mod par;
 mod passkeys;
 mod password;

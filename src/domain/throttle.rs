@@ -82,10 +82,23 @@ impl Policy {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key(String);
 
+/// Longer typed IDs are stored hashed (see [`Key::account`]); UEC IDs have 8 characters,
+/// and an operator's non-standard IDs stay far below this.
+const MAX_TYPED_ID: usize = 64;
+
 impl Key {
     /// Password attempts at an account ID (typed, existing or not) from unknown browsers.
+    /// A typed ID longer than any real one (a form field of many kilobytes) is kept as its
+    /// hash, so a failed attempt stores a bounded key whatever was typed.
     pub fn account(typed_id: &str) -> Key {
-        Key(format!("account:{}", typed_id.trim().to_ascii_lowercase()))
+        let id = typed_id.trim().to_ascii_lowercase();
+        if id.len() > MAX_TYPED_ID {
+            return Key(format!(
+                "account#{}",
+                crate::secrets::sha256_b64(id.as_bytes())
+            ));
+        }
+        Key(format!("account:{id}"))
     }
 
     /// Password attempts at an account from one known browser (its device token's id).
@@ -174,6 +187,20 @@ impl Prefixes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_id_is_kept_as_typed_up_to_a_bound_then_hashed() {
+        assert_eq!(Key::account(" A1830000 ").as_str(), "account:a1830000");
+        let huge = "x".repeat(16 * 1024);
+        let key = Key::account(&huge);
+        assert!(key.as_str().len() < 100, "{} bytes", key.as_str().len());
+        assert_eq!(
+            key,
+            Key::account(&huge.to_uppercase()),
+            "the same ID, the same key"
+        );
+        assert_ne!(key, Key::account(&"y".repeat(16 * 1024)));
+    }
 
     #[test]
     fn addresses_are_cut_to_their_prefix() {

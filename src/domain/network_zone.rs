@@ -60,6 +60,11 @@ impl NetworkZones {
         NetworkZones { campus, vpn }
     }
 
+    /// Every campus and VPN range: the university's own networks.
+    pub fn networks(&self) -> impl Iterator<Item = &IpNet> {
+        self.campus.iter().chain(&self.vpn)
+    }
+
     /// The zone of a resolved client address.
     ///
     /// VPN ranges are checked first (a VPN pool may sit inside the campus block); an

@@ -43,9 +43,12 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
         return forbidden_v4(v4);
     }
     let s = ip.segments();
-    // ::a.b.c.d (deprecated IPv4-compatible) and 64:ff9b::/96 (NAT64)
+    // ::a.b.c.d (deprecated IPv4-compatible), ::ffff:0:a.b.c.d (IPv4-translated),
+    // 64:ff9b::/96 (NAT64) and 64:ff9b:1::/48 (local-use NAT64, RFC 8215)
     if (s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_unspecified() && !ip.is_loopback())
+        || s[..6] == [0, 0, 0, 0, 0xffff, 0]
         || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+        || s[..3] == [0x64, 0xff9b, 1]
     {
         let [a, b] = s[6].to_be_bytes();
         let [c, d] = s[7].to_be_bytes();
@@ -65,16 +68,20 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
         // fe80::/10 link-local, fec0::/10 old site-local
         || (s[0] & 0xffc0) == 0xfe80
         || (s[0] & 0xffc0) == 0xfec0
-        // 2001:db8::/32 documentation, 100::/64 discard
-        || (s[0] == 0x2001 && s[1] == 0x0db8)
+        // 2001:db8::/32 documentation, 2001::/32 Teredo (its IPv4 is hidden), 100::/64
+        // discard
+        || (s[0] == 0x2001 && (s[1] == 0x0db8 || s[1] == 0))
         || s[..4] == [0x100, 0, 0, 0]
 }
 
-/// Whether a relying party may make us connect to `ip`: not forbidden, or inside a network
-/// the operator allowed.
-pub fn may_connect(ip: IpAddr, allowed: &[IpNet]) -> bool {
+/// Whether a relying party may make us connect to `ip`: inside a network the operator
+/// allowed, or else neither forbidden nor inside `denied` (the campus and VPN ranges: the
+/// university's own hosts sit in public address space, and a stranger's registration must
+/// not reach them either).
+pub fn may_connect(ip: IpAddr, allowed: &[IpNet], denied: &[IpNet]) -> bool {
     let ip = ip.to_canonical();
-    allowed.iter().any(|net| net.contains(&ip)) || !is_forbidden(ip)
+    allowed.iter().any(|net| net.contains(&ip))
+        || !(is_forbidden(ip) || denied.iter().any(|net| net.contains(&ip)))
 }
 
 /// Checks the form of a back-channel URI that a portal or dynamically registered client
@@ -167,13 +174,42 @@ mod tests {
     #[test]
     fn the_operator_can_allow_a_network() {
         let allowed: Vec<IpNet> = vec!["127.0.0.0/8".parse().expect("net")];
-        assert!(may_connect("127.0.0.1".parse().expect("ip"), &allowed));
+        assert!(may_connect("127.0.0.1".parse().expect("ip"), &allowed, &[]));
         assert!(may_connect(
             "::ffff:127.0.0.1".parse().expect("ip"),
-            &allowed
+            &allowed,
+            &[]
         ));
-        assert!(!may_connect("10.0.0.1".parse().expect("ip"), &allowed));
-        assert!(may_connect("8.8.8.8".parse().expect("ip"), &[]));
+        assert!(!may_connect("10.0.0.1".parse().expect("ip"), &allowed, &[]));
+        assert!(may_connect("8.8.8.8".parse().expect("ip"), &[], &[]));
+    }
+
+    #[test]
+    fn the_campus_is_denied_unless_allowed() {
+        let campus: Vec<IpNet> = vec!["130.153.0.0/16".parse().expect("net")];
+        let host: IpAddr = "130.153.8.1".parse().expect("ip");
+        assert!(!may_connect(host, &[], &campus));
+        assert!(!may_connect(
+            "::ffff:130.153.8.1".parse().expect("ip"),
+            &[],
+            &campus
+        ));
+        let one: Vec<IpNet> = vec!["130.153.8.1/32".parse().expect("net")];
+        assert!(may_connect(host, &one, &campus), "allowed wins");
+        assert!(may_connect(host, &[], &[]));
+    }
+
+    #[test]
+    fn translated_and_tunnelled_ipv6_forms_are_judged_or_refused() {
+        for ip in [
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a00:1",
+            "64:ff9b:1::a00:1",
+            "2001:0:4136:e378::1",
+        ] {
+            assert!(is_forbidden(ip.parse().expect(ip)), "{ip}");
+        }
+        assert!(!is_forbidden("64:ff9b:1::808:808".parse().expect("ip")));
     }
 
     #[test]

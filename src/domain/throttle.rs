@@ -86,19 +86,21 @@ pub struct Key(String);
 /// and an operator's non-standard IDs stay far below this.
 const MAX_TYPED_ID: usize = 64;
 
+/// `:id` for a typed ID as typed (trimmed, lower case), `#hash` for one too long to keep.
+fn typed(typed_id: &str) -> String {
+    let id = typed_id.trim().to_ascii_lowercase();
+    if id.len() > MAX_TYPED_ID {
+        return format!("#{}", crate::secrets::sha256_b64(id.as_bytes()));
+    }
+    format!(":{id}")
+}
+
 impl Key {
     /// Password attempts at an account ID (typed, existing or not) from unknown browsers.
     /// A typed ID longer than any real one (a form field of many kilobytes) is kept as its
     /// hash, so a failed attempt stores a bounded key whatever was typed.
     pub fn account(typed_id: &str) -> Key {
-        let id = typed_id.trim().to_ascii_lowercase();
-        if id.len() > MAX_TYPED_ID {
-            return Key(format!(
-                "account#{}",
-                crate::secrets::sha256_b64(id.as_bytes())
-            ));
-        }
-        Key(format!("account:{id}"))
+        Key(format!("account{}", typed(typed_id)))
     }
 
     /// Password attempts at an account from one known browser (its device token's id).
@@ -128,10 +130,7 @@ impl Key {
 
     /// Online reissue requests for an account ID (typed, existing or not).
     pub fn reissue_account(typed_id: &str) -> Key {
-        Key(format!(
-            "reissue:account:{}",
-            typed_id.trim().to_ascii_lowercase()
-        ))
+        Key(format!("reissue:account{}", typed(typed_id)))
     }
 
     /// Online reissue requests from one client network.
@@ -200,6 +199,11 @@ mod tests {
             "the same ID, the same key"
         );
         assert_ne!(key, Key::account(&"y".repeat(16 * 1024)));
+        assert!(Key::reissue_account(&huge).as_str().len() < 100);
+        assert_eq!(
+            Key::reissue_account("A1830000").as_str(),
+            "reissue:account:a1830000"
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@ const REGISTRATION_LOOKUP: Duration = Duration::from_secs(3);
 pub struct OutboundPolicy {
     pub http_allowed_hosts: Vec<String>,
     pub allowed_networks: Vec<IpNet>,
+    /// The campus and VPN ranges (`network.campus`, `network.vpn`): refused unless allowed.
+    pub denied_networks: Vec<IpNet>,
 }
 
 impl OutboundPolicy {
@@ -30,13 +32,14 @@ impl OutboundPolicy {
         OutboundPolicy {
             http_allowed_hosts: state.settings.outbound.http_allowed_hosts.clone(),
             allowed_networks: state.cfg.outbound_allowed.clone(),
+            denied_networks: state.cfg.zones.networks().cloned().collect(),
         }
     }
 
     fn check_addresses(&self, addrs: &[IpAddr]) -> Result<(), String> {
         match addrs
             .iter()
-            .find(|ip| !may_connect(**ip, &self.allowed_networks))
+            .find(|ip| !may_connect(**ip, &self.allowed_networks, &self.denied_networks))
         {
             Some(ip) => Err(format!(
                 "resolves to {ip}, an internal address this provider does not call"

@@ -245,6 +245,9 @@ pub fn advance_to_second_factor(
         login_flows::stage.eq(FlowStage::SecondFactor.as_str()),
         login_flows::account_id.eq(account_id),
         login_flows::amr.eq(to_json_list(amr)),
+        // Past its password the flow is someone's sign-in, no longer anonymous traffic:
+        // a flood from the same address must not evict it (see `insert_flow_within_budget`).
+        login_flows::client_key.eq(None::<String>),
     ))
     .execute(conn)?;
     Ok(moved == 1)

@@ -402,3 +402,27 @@ async fn stale_throttle_counters_are_swept() {
     }
     assert_eq!(left.0, 1, "only the fresh counter is left");
 }
+
+#[tokio::test]
+async fn a_flood_from_the_same_address_does_not_evict_a_sign_in_past_its_password() {
+    use crate::second_factor::{password_step, set_up_totp, sign_in_on_campus, submit_code};
+    use uec_idp::clock::Clock;
+    let app = spawn_app_with(|s| s.limits.open_flows_per_address = 5).await;
+    app.create_account("a1830000", "student").await;
+    let seed = set_up_totp(&sign_in_on_campus(&app, "a1830000").await).await;
+    let client = app.register_client(|_| {}).await;
+    let url = authorize_url(&app, &client.id, &[]);
+    // Off campus, behind one NAT address with a stranger: the person is at the code page.
+    let person = app.stranger_at(OFF_CAMPUS_IP);
+    let code_page = password_step(&person, &url, "a1830000").await;
+    app.clock.advance(1); // the person's flow is the address's oldest
+    let neighbour = app.stranger_at(OFF_CAMPUS_IP);
+    for _ in 0..20 {
+        neighbour.authorize(&url).await;
+    }
+    app.clock.advance(30);
+    let code = uec_idp::domain::second_factor::totp::code_at(&seed, app.clock.now());
+    let r = submit_code(&person, &code_page, &code).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the sign-in finishes");
+    assert!(location(&r).starts_with(REDIRECT), "{}", location(&r));
+}

@@ -27,6 +27,9 @@ const INTERNAL: &[&str] = &[
     "https://[fd00:ec2::254]/bc",
     "https://[::ffff:127.0.0.1]/bc",
     "https://localhost/bc",
+    // the campus network (public address space, but the university's own hosts)
+    "https://130.153.8.1/bc",
+    "https://[::ffff:0:10.0.0.1]/bc",
 ];
 
 async fn staff_signed_in(app: &TestApp) -> Located<'_> {

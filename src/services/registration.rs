@@ -135,6 +135,21 @@ pub fn new_client(m: &ClientMetadata) -> Result<NewClient, MetadataError> {
     })
 }
 
+/// The metadata with its back-channel URI checked against the outbound rules (resolved
+/// here, before any transaction: no lookup inside one).
+async fn outbound_checked(
+    state: &AppState,
+    metadata: Result<ClientMetadata, MetadataError>,
+) -> Result<ClientMetadata, MetadataError> {
+    let m = metadata?;
+    outbound::check_registration(
+        &OutboundPolicy::from_state(state),
+        m.backchannel_logout_uri.as_deref(),
+    )
+    .await
+    .map(|()| m)
+}
+
 /// RFC 7591 §3: registers a client with one use of `initial_token`. The use is spent in
 /// the transaction that inserts the client, so a refused registration costs nothing and
 /// two at once cannot overspend the token.
@@ -146,15 +161,7 @@ pub async fn register(
     metadata: Result<ClientMetadata, MetadataError>,
 ) -> Result<Registration, RegistrationError> {
     let now = state.clock.now();
-    let metadata = match metadata {
-        Ok(m) => outbound::check_registration(
-            &OutboundPolicy::from_state(state),
-            m.backchannel_logout_uri.as_deref(),
-        )
-        .await
-        .map(|()| m),
-        Err(e) => Err(e),
-    };
+    let metadata = outbound_checked(state, metadata).await;
     let prepared = metadata
         .and_then(|m| new_client(&m))
         .and_then(|new| new_relying_party(new, Registrar::Dynamic, None));
@@ -227,15 +234,7 @@ pub async fn replace(
     let now = state.clock.now();
     // Resolved before the transaction (no lookup inside it); a refusal is reported only
     // after the token check below, like any other metadata problem.
-    let metadata = match metadata {
-        Ok(m) => outbound::check_registration(
-            &OutboundPolicy::from_state(state),
-            m.backchannel_logout_uri.as_deref(),
-        )
-        .await
-        .map(|()| m),
-        Err(e) => Err(e),
-    };
+    let metadata = outbound_checked(state, metadata).await;
     state
         .db
         .run(move |conn| {

@@ -351,7 +351,7 @@ async fn login_refuses_a_flow_past_its_password_stage() {
         StatusCode::BAD_REQUEST
     );
     // The flow is untouched by all this: its own second factor still finishes it.
-    let code = latest_code(&app, "victim@example.com");
+    let code = crate::second_factor::latest_code_to(&app, "victim@example.com");
     let r = submit_code(&off, &second, &code).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(location(&r).starts_with(REDIRECT), "{}", location(&r));
@@ -513,7 +513,7 @@ async fn a_consent_opened_on_campus_and_answered_off_campus_steps_up_first() {
     let html = campus.page(&consent).await;
 
     // "Allow" from off campus with the same cookies: no code without a second factor.
-    let r = post_consent_from(&app, OFF_CAMPUS_IP, &html, "allow").await;
+    let r = post_consent_by(&app.at(OFF_CAMPUS_IP), &html, "allow").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let next = location(&r);
     assert!(!next.starts_with(REDIRECT), "no code off campus: {next}");
@@ -523,7 +523,7 @@ async fn a_consent_opened_on_campus_and_answered_off_campus_steps_up_first() {
     );
     // The e-mail code finishes the step-up; consent is asked again, now answered.
     let off = app.at(OFF_CAMPUS_IP);
-    let code = latest_code(&app, "victim@example.com");
+    let code = crate::second_factor::latest_code_to(&app, "victim@example.com");
     let r = submit_code(&off, &next, &code).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let consent = location(&r);
@@ -532,47 +532,9 @@ async fn a_consent_opened_on_campus_and_answered_off_campus_steps_up_first() {
         "asked again: {consent}"
     );
     let html = off.page(&consent).await;
-    let r = post_consent_from(&app, OFF_CAMPUS_IP, &html, "allow").await;
+    let r = post_consent_by(&app.at(OFF_CAMPUS_IP), &html, "allow").await;
     let back = location(&r);
     assert!(back.starts_with(REDIRECT), "{back}");
     let claims = id_token_claims(&redeem(&app, &client, &back).await);
     assert_eq!(amr(&claims), ["pwd", "otp", "mfa"]);
-}
-
-async fn post_consent_from(
-    app: &TestApp,
-    ip: &str,
-    html: &str,
-    decision: &str,
-) -> reqwest::Response {
-    app.at(ip)
-        .browser
-        .post(app.url("/consent"))
-        .form(&[
-            ("flow", hidden_field(html, "flow")),
-            ("csrf", hidden_field(html, "csrf")),
-            ("decision", decision.to_string()),
-        ])
-        .send()
-        .await
-        .expect("consent post")
-}
-
-/// The newest 6-digit code mailed to `address` (file transport).
-fn latest_code(app: &TestApp, address: &str) -> String {
-    let dir = &app.state.settings.mail.dir;
-    let mut mails: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(dir)
-        .expect("mail dir")
-        .flatten()
-        .filter_map(|e| {
-            let raw = std::fs::read_to_string(e.path()).ok()?;
-            Some((e.metadata().ok()?.modified().ok()?, raw))
-        })
-        .filter(|(_, raw)| raw.contains(address))
-        .collect();
-    mails.sort_by_key(|(t, _)| *t);
-    let (_, raw) = mails
-        .last()
-        .unwrap_or_else(|| panic!("no mail to {address}"));
-    crate::smtp_sink::find_code(raw).expect("a code in the mail")
 }

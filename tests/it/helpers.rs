@@ -652,8 +652,13 @@ pub async fn answer_consent(app: &TestApp, path: &str, decision: &str) -> String
 
 /// Submits the consent form of page `html` with `decision`.
 pub async fn post_consent(app: &TestApp, html: &str, decision: &str) -> reqwest::Response {
-    app.browser
-        .post(app.url("/consent"))
+    post_consent_by(&app.on_campus(), html, decision).await
+}
+
+/// Submits the consent form of page `html` with `decision` from `who`.
+pub async fn post_consent_by(who: &Located<'_>, html: &str, decision: &str) -> reqwest::Response {
+    who.browser
+        .post(who.app.url("/consent"))
         .form(&[
             ("flow", hidden_field(html, "flow")),
             ("csrf", hidden_field(html, "csrf")),

@@ -118,7 +118,7 @@ pub(crate) async fn set_up_totp(campus: &Located<'_>) -> Vec<u8> {
 }
 
 /// The newest 6-digit code in the file transport's mail to `address`.
-fn latest_code_to(app: &TestApp, address: &str) -> String {
+pub(crate) fn latest_code_to(app: &TestApp, address: &str) -> String {
     let dir = &app.state.settings.mail.dir;
     let mut mails: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(dir)
         .expect("mail dir")
